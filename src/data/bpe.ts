@@ -138,7 +138,10 @@ export function trainByteLevelBpe(
   const symbols: string[] = b2u.slice();
   const enc = new TextEncoder();
   // Sort words so that word indices (and so everything downstream) do not depend on Map order.
-  const entries = [...wordCounts.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const entries = [...wordCounts.entries()].sort((
+    a,
+    b,
+  ) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   const words: number[][] = entries.map(([w]) => Array.from(enc.encode(w)));
   const freq: number[] = entries.map(([, c]) => c);
   const pairCount = new Map<number, number>();
@@ -222,7 +225,12 @@ export function trainByteLevelBpe(
       special: true,
     })),
     normalizer: null,
-    pre_tokenizer: { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true },
+    pre_tokenizer: {
+      type: "ByteLevel",
+      add_prefix_space: false,
+      trim_offsets: true,
+      use_regex: true,
+    },
     post_processor: {
       type: "ByteLevel",
       add_prefix_space: false,

@@ -8,7 +8,13 @@
 
 import { countWords, trainByteLevelBpe } from "./bpe.ts";
 import { fetchSources, sha256Hex } from "./sources.ts";
-import { buildSplits, type CorpusDocument, SPLIT_NAMES, type SplitName, splitText } from "./splits.ts";
+import {
+  buildSplits,
+  type CorpusDocument,
+  SPLIT_NAMES,
+  type SplitName,
+  splitText,
+} from "./splits.ts";
 
 /** Where the embedded default lives, relative to the repository root. */
 export const EMBEDDED = {
@@ -153,7 +159,10 @@ export async function readSplitText(root: string, split: SplitName): Promise<str
 }
 
 /** Reads a cached split's documents (call {@linkcode prepareEmbeddedDefault} first). */
-export async function readSplitDocuments(root: string, split: SplitName): Promise<CorpusDocument[]> {
+export async function readSplitDocuments(
+  root: string,
+  split: SplitName,
+): Promise<CorpusDocument[]> {
   const path = `${root}/${EMBEDDED.cacheDir}/data/${split}.jsonl`;
   let text: string;
   try {
