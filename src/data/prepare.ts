@@ -71,6 +71,27 @@ export function tokenizerConfigText(): string {
   ) + "\n";
 }
 
+/**
+ * Compares freshly built split checksums with the pinned ones; throws naming the first split that
+ * differs (and the file that pins it).
+ */
+export function checkSplitChecksums(
+  got: Record<SplitName, SplitRecord>,
+  pinned: Record<string, SplitRecord | undefined>,
+  pinnedPath: string,
+): void {
+  for (const name of SPLIT_NAMES) {
+    const want = pinned[name]?.sha256;
+    if (want !== got[name].sha256) {
+      throw new Error(
+        `${pinnedPath}: split "${name}" changed: expected sha256 ${want}, got ` +
+          `${got[name].sha256} (${got[name].bytes} bytes, ${got[name].documents} documents). ` +
+          `An upstream package or the cleaning code changed; results would not be comparable.`,
+      );
+    }
+  }
+}
+
 async function writeAtomic(path: string, text: string): Promise<void> {
   const tmp = `${path}.${crypto.randomUUID()}.tmp`;
   await Deno.writeTextFile(tmp, text);
@@ -108,17 +129,7 @@ export async function prepareEmbeddedDefault(opts: PrepareOptions): Promise<Prep
           `run \`deno task data --update-checksums\` only if you mean to re-pin the corpus`,
       );
     }
-    for (const name of SPLIT_NAMES) {
-      const want = pinned[name]?.sha256;
-      if (want !== records[name].sha256) {
-        throw new Error(
-          `${pinnedPath}: split "${name}" changed: expected sha256 ${want}, got ` +
-            `${records[name].sha256} (${records[name].bytes} bytes, ${records[name].documents} ` +
-            `documents). An upstream package or the cleaning code changed; results would not be ` +
-            `comparable.`,
-        );
-      }
-    }
+    checkSplitChecksums(records, pinned, pinnedPath);
   }
   for (const name of SPLIT_NAMES) {
     const txt = `${dataDir}/${name}.txt`;

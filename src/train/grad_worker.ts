@@ -55,9 +55,12 @@ async function handle(msg: GradWorkerRequest): Promise<GradWorkerReply> {
   }
   if (!model || !tables) throw new Error("worker used before init");
   const m = model, tb = tables;
-  names.forEach((n, i) =>
-    m.params.get(n)!.assign(tf.tensor(msg.weights[i], m.params.get(n)!.shape))
-  );
+  names.forEach((n, i) => {
+    const v = m.params.get(n)!;
+    const t = tf.tensor(msg.weights[i], v.shape);
+    v.assign(t);
+    t.dispose();
+  });
   const all = tf.tensor(msg.ids, [msg.batch, seqLen + 1], "int32");
   const inputs = tf.slice(all, [0, 0], [msg.batch, seqLen]);
   const targets = tf.slice(all, [0, 1], [msg.batch, seqLen]);
