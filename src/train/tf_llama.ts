@@ -125,11 +125,11 @@ function swapLast(tf: Tf, x: Tensor): Tensor {
  * when asked to transpose an operand themselves.
  */
 export function mm(tf: Tf, a: Tensor, b: Tensor): Tensor {
-  const f = tf.customGrad((x, y, save) => {
-    save([x as Tensor, y as Tensor]);
+  const f = tf.customGrad(((x: Tensor, y: Tensor, save: tfNs.GradSaveFunc) => {
+    save([x, y]);
     return {
       value: tf.matMul(x as Tensor, y as Tensor),
-      gradFunc: (dy, saved) => {
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
         const [sx, sy] = saved as Tensor[];
         return [
           tf.matMul(dy as Tensor, swapLast(tf, sy)),
@@ -137,7 +137,7 @@ export function mm(tf: Tf, a: Tensor, b: Tensor): Tensor {
         ];
       },
     };
-  });
+  }) as never);
   return f(a, b) as Tensor;
 }
 
@@ -162,16 +162,16 @@ function applyRope(tf: Tf, x: Tensor, cos: Tensor, sin: Tensor): Tensor {
  */
 function embed(tf: Tf, table: Tensor, flatIds: Tensor): Tensor {
   const vocab = table.shape[0];
-  const f = tf.customGrad((e, i, save) => {
-    save([i as Tensor]);
+  const f = tf.customGrad(((e: Tensor, i: Tensor, save: tfNs.GradSaveFunc) => {
+    save([i]);
     return {
-      value: tf.gather(e as Tensor, i as Tensor),
-      gradFunc: (dy, saved) => {
+      value: tf.gather(e, i),
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
         const oneHot = tf.oneHot(saved[0] as tfNs.Tensor1D, vocab);
         return [tf.matMul(tf.transpose(oneHot), dy as Tensor), tf.zerosLike(saved[0])];
       },
     };
-  });
+  }) as never);
   return f(table, flatIds) as Tensor;
 }
 
@@ -213,8 +213,9 @@ export function llamaHidden(tf: Tf, model: TfLlama, ids: Tensor, tables: Forward
     q = applyRope(tf, q, tables.cos, tables.sin);
     k = applyRope(tf, k, tables.cos, tables.sin);
     if (groups > 1) {
+      // Repeat each kv head `groups` times (split + concat: both have wasm gradients).
       const rep = (y: Tensor) =>
-        tf.reshape(tf.tile(tf.reshape(y, [b, kvh, 1, t, hd]), [1, 1, groups, 1, 1]), [b, h, t, hd]);
+        tf.concat(tf.split(y, kvh, 1).flatMap((head) => Array(groups).fill(head)), 1);
       k = rep(k);
       v = rep(v);
     }

@@ -7,6 +7,12 @@
 import type { LlamaConfig } from "../model/config.ts";
 import type { GradWorkerReply, GradWorkerRequest } from "./grad_worker.ts";
 
+/**
+ * The Web Worker constructor, captured when this module loads: onnxruntime-web's node build
+ * replaces `globalThis.Worker` with Node's `worker_threads` class once it starts a session.
+ */
+const WebWorker: typeof Worker = globalThis.Worker;
+
 /** A pool of workers that each hold a TF.js LLaMA of the same config. */
 export class GradWorkerPool {
   #workers: Worker[] = [];
@@ -21,7 +27,7 @@ export class GradWorkerPool {
     const pool = new GradWorkerPool();
     for (let i = 0; i < n; i++) {
       pool.#workers.push(
-        new Worker(new URL("./grad_worker.ts", import.meta.url).href, { type: "module" }),
+        new WebWorker(new URL("./grad_worker.ts", import.meta.url).href, { type: "module" }),
       );
     }
     await Promise.all(pool.#workers.map((w) => pool.#call(w, { type: "init", cfg, seqLen })));
