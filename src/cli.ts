@@ -174,6 +174,7 @@ interface BenchOptions {
   force?: boolean;
   dryRun?: boolean;
   out: string;
+  saveModel?: string;
 }
 
 async function planStatus(store: ResultStore, suite: string, run: Run, force: boolean) {
@@ -274,6 +275,7 @@ async function bench(files: string[], options: BenchOptions, deps: CliDeps): Pro
         onProgress: (event) => display.handle(event),
         host: sharedHost,
         root: deps.root,
+        saveModelDir: options.saveModel,
       });
     } finally {
       display.stop();
@@ -357,6 +359,10 @@ export function buildProgram(deps: CliDeps, setExit: (code: number) => void) {
     .option("--force", "re-run runs that already have an ok result")
     .option("--dry-run", "print the plan (id, label, kind, cached/pending) and run nothing")
     .option("--out <dir>", "results root", "reports/runs")
+    .option(
+      "--save-model <dir>",
+      "write each pruned model there (Hugging Face layout, one folder per run)",
+    )
     .action(async (specs, opts) => setExit(await bench(specs, opts, deps)));
 
   program.command("validate")

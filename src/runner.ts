@@ -52,6 +52,8 @@ export interface RunSuiteOptions {
   host?: HostProvenance | (() => Promise<HostProvenance>);
   /** Repository root passed to executors (default: the current directory). */
   root?: string;
+  /** Passed to executors as `ctx.saveModelDir` (`bench --save-model DIR`). */
+  saveModelDir?: string;
   /** Clock (tests). Default: `() => new Date()`. */
   now?: () => Date;
 }
@@ -199,6 +201,7 @@ export async function runSuite(options: RunSuiteOptions): Promise<SuiteSummary> 
       suite: suite.name,
       executors,
       root,
+      saveModelDir: options.saveModelDir,
       now,
       host,
       emit,
@@ -225,6 +228,7 @@ interface ExecuteOptions {
   suite: string;
   executors: ExecutorMap;
   root: string;
+  saveModelDir?: string;
   now: () => Date;
   host: () => Promise<HostProvenance>;
   emit: (event: ProgressEvent) => void;
@@ -239,6 +243,7 @@ async function executeRun(run: Run, options: ExecuteOptions): Promise<RunResult>
   const ctx: ExecutorContext = {
     suite: options.suite,
     root: options.root,
+    saveModelDir: options.saveModelDir,
     log: (message) => emit({ type: "log", run, message }),
     progress: (done, total, note) => emit({ type: "inner", run, done, total, note }),
     phase: async (name, fn) => {

@@ -46,7 +46,12 @@ Deno.test("batch order depends only on (seed, step)", () => {
 });
 
 Deno.test("training lowers the loss, and a stopped run resumes to bit-identical weights", async () => {
-  const cfg = tinyConfig({ hidden_size: 32, intermediate_size: 48, num_hidden_layers: 1, vocab_size: 40 });
+  const cfg = tinyConfig({
+    hidden_size: 32,
+    intermediate_size: 48,
+    num_hidden_layers: 1,
+    vocab_size: 40,
+  });
   const settings: LmTrainSettings = {
     config: cfg,
     seqLen: 16,
@@ -101,7 +106,10 @@ Deno.test("training lowers the loss, and a stopped run resumes to bit-identical 
     // The export is a Hugging Face folder this project (and others) can read back.
     const folder = await readHfModelFolder(`${tmp}/b`);
     assert.equal(folder.config.hidden_size, 32);
-    assert.deepEqual(folder.weights.get("model.norm.weight"), straight.weights.get("model.norm.weight"));
+    assert.deepEqual(
+      folder.weights.get("model.norm.weight"),
+      straight.weights.get("model.norm.weight"),
+    );
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }

@@ -37,6 +37,11 @@ export interface ExecutorContext {
    * name repeats).
    */
   phase<T>(name: string, fn: () => Promise<T> | T): Promise<T>;
+  /**
+   * When set (`bench --save-model DIR`), executors that change a model write it there in Hugging
+   * Face layout, one folder per run label.
+   */
+  saveModelDir?: string;
   /** Reports progress inside the run (e.g. layers pruned, windows evaluated). */
   progress(done: number, total: number, note?: string): void;
 }

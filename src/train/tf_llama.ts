@@ -125,19 +125,21 @@ function swapLast(tf: Tf, x: Tensor): Tensor {
  * when asked to transpose an operand themselves.
  */
 export function mm(tf: Tf, a: Tensor, b: Tensor): Tensor {
-  const f = tf.customGrad(((x: Tensor, y: Tensor, save: tfNs.GradSaveFunc) => {
-    save([x, y]);
-    return {
-      value: tf.matMul(x as Tensor, y as Tensor),
-      gradFunc: (dy: Tensor, saved: Tensor[]) => {
-        const [sx, sy] = saved as Tensor[];
-        return [
-          tf.matMul(dy as Tensor, swapLast(tf, sy)),
-          tf.matMul(swapLast(tf, sx), dy as Tensor),
-        ];
-      },
-    };
-  }) as never);
+  const f = tf.customGrad(
+    ((x: Tensor, y: Tensor, save: tfNs.GradSaveFunc) => {
+      save([x, y]);
+      return {
+        value: tf.matMul(x as Tensor, y as Tensor),
+        gradFunc: (dy: Tensor, saved: Tensor[]) => {
+          const [sx, sy] = saved as Tensor[];
+          return [
+            tf.matMul(dy as Tensor, swapLast(tf, sy)),
+            tf.matMul(swapLast(tf, sx), dy as Tensor),
+          ];
+        },
+      };
+    }) as never,
+  );
   return f(a, b) as Tensor;
 }
 
@@ -162,16 +164,18 @@ function applyRope(tf: Tf, x: Tensor, cos: Tensor, sin: Tensor): Tensor {
  */
 function embed(tf: Tf, table: Tensor, flatIds: Tensor): Tensor {
   const vocab = table.shape[0];
-  const f = tf.customGrad(((e: Tensor, i: Tensor, save: tfNs.GradSaveFunc) => {
-    save([i]);
-    return {
-      value: tf.gather(e, i),
-      gradFunc: (dy: Tensor, saved: Tensor[]) => {
-        const oneHot = tf.oneHot(saved[0] as tfNs.Tensor1D, vocab);
-        return [tf.matMul(tf.transpose(oneHot), dy as Tensor), tf.zerosLike(saved[0])];
-      },
-    };
-  }) as never);
+  const f = tf.customGrad(
+    ((e: Tensor, i: Tensor, save: tfNs.GradSaveFunc) => {
+      save([i]);
+      return {
+        value: tf.gather(e, i),
+        gradFunc: (dy: Tensor, saved: Tensor[]) => {
+          const oneHot = tf.oneHot(saved[0] as tfNs.Tensor1D, vocab);
+          return [tf.matMul(tf.transpose(oneHot), dy as Tensor), tf.zerosLike(saved[0])];
+        },
+      };
+    }) as never,
+  );
   return f(table, flatIds) as Tensor;
 }
 
