@@ -21,6 +21,8 @@ import { causalLmScorer } from "../eval/lm_scorer.ts";
 import { nm, type SparsityPattern, unstructured } from "./pattern.ts";
 import { getPruner } from "./registry.ts";
 import { type LinearReport, sequentialPrune } from "./driver.ts";
+import { runSds } from "./sds_pipeline.ts";
+import { SDS_DEFAULTS, type SdsParams } from "./sds.ts";
 
 /**
  * The pruners' pattern for a spec pattern. Specs use NVIDIA's N:M convention (n kept of m);
@@ -76,17 +78,47 @@ async function pruneModel(
   ctx: ExecutorContext,
 ): Promise<{ model: CausalLM; reports: LinearReport[]; extra: Record<string, unknown> }> {
   if (spec.method === "dense") return { model, reports: [], extra: {} };
-  if (spec.method === "sds") throw new Error("SDS is not wired into the executor yet");
-  const pruner = getPruner(spec.method, "spec.method");
-  const pattern = prunerPattern(spec.pattern);
-  const params = { ...pruner.defaults, ...(spec.params as Record<string, unknown>) };
   const modelDir = resolve(ctx.root, spec.model.path);
+  const pattern = prunerPattern(spec.pattern);
   const cal = spec.calibration ?? { samples: 128, seqlen: 256, split: "train", seed: spec.seed };
   const calTokens = await splitTokens(cal.split as SplitName, {
     root: ctx.root,
     tokenizer: modelDir,
   });
   const sequences = sampleCalibration(calTokens, cal);
+  if (spec.method === "sds") {
+    const { base, baseParams, ...rest } = spec.params;
+    const pruner = getPruner(base, "spec.params.base");
+    const params: SdsParams = { ...SDS_DEFAULTS, ...(rest as Partial<SdsParams>), base };
+    const out = await runSds(model, {
+      base: pruner,
+      baseParams: { ...pruner.defaults, ...baseParams },
+      pattern,
+      params,
+      sequences,
+      hooks: ctx,
+    });
+    const extra: Record<string, unknown> = {
+      sds: out.summary,
+      histograms: out.histograms,
+      sdsLayers: out.details,
+    };
+    if (params.evalRedense && out.redense) {
+      const ppl: Record<string, unknown> = {};
+      for (const set of spec.eval.ppl.sets) {
+        const ids = await evalTokens(ctx.root, set, modelDir);
+        ppl[set] = await perplexity(out.redense, ids, {
+          seqlen: spec.eval.ppl.seqlen,
+          maxWindows: spec.eval.ppl.maxWindows ?? undefined,
+        });
+      }
+      extra.redensePpl = ppl;
+    }
+    await out.redense?.close();
+    return { model: out.model, reports: out.reports, extra };
+  }
+  const pruner = getPruner(spec.method, "spec.method");
+  const params = { ...pruner.defaults, ...(spec.params as Record<string, unknown>) };
   const { model: pruned, reports } = await sequentialPrune(model, sequences, {
     pruneLinear: (l) =>
       pruner.prune(
@@ -170,6 +202,8 @@ export const execute: Executor<"prune"> = async (run, ctx) => {
     } else {
       metrics.sparsity = { overall: 0, linears: 0 };
     }
+    if (pruned.extra.sds) metrics.sds = pruned.extra.sds;
+    if (pruned.extra.redensePpl) metrics.redensePpl = pruned.extra.redensePpl;
     if (ctx.saveModelDir && model !== dense) {
       const out = `${resolve(ctx.root, ctx.saveModelDir)}/${run.label.replace(/[^\w.-]+/g, "_")}`;
       await writeHfModelFolder(out, model.config, model.weights);
@@ -180,7 +214,11 @@ export const execute: Executor<"prune"> = async (run, ctx) => {
     }
     return {
       metrics: metrics as never,
-      artifacts: { layers: pruned.reports, ...pruned.extra },
+      artifacts: {
+        layers: pruned.reports,
+        histograms: pruned.extra.histograms,
+        sdsLayers: pruned.extra.sdsLayers,
+      },
       providerUsed: dense.runtime.provider,
       providerReason: dense.runtime.reason,
     };
