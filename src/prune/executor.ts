@@ -214,11 +214,11 @@ export const execute: Executor<"prune"> = async (run, ctx) => {
     }
     return {
       metrics: metrics as never,
-      artifacts: {
+      artifacts: JSON.parse(JSON.stringify({
         layers: pruned.reports,
         histograms: pruned.extra.histograms,
         sdsLayers: pruned.extra.sdsLayers,
-      },
+      })),
       providerUsed: dense.runtime.provider,
       providerReason: dense.runtime.reason,
     };
