@@ -107,29 +107,35 @@ export const MagnitudeParams = z.strictObject({});
 export const DenseParams = z.strictObject({});
 
 /**
- * SDS parameters. Known fields are validated; unknown fields pass through unchanged (the SDS issue
- * refines this list). Defaults, with their source (see research/pruning.md):
+ * SDS parameters. Known fields are validated here; the layer-level knobs not listed
+ * (`l1`, `schedule`, `beta1`, `beta2`, `eps`, `maskRule`, `maskFreeze`, `refit`, `adjustLr`,
+ * `adjustIters`, `keepBest`) pass through and are checked by `resolveSdsParams` in
+ * `src/prune/sds.ts`, whose `SDS_DEFAULTS` documents them. Defaults (see research/pruning.md and
+ * the measurements recorded in `src/prune/sds.ts`):
  * - `base` (`"sparsegpt"`): one-shot pruner for steps 1 and 3a; a list expands into one run each.
- * - `lambda1` (0.1), `lambda2` (0.1): L1 / L2 weights of the re-dense regulariser (the paper's
- *   "0.1" is ambiguous; these are the likeliest reading).
- * - `reduction` (`"mean"`): norms and reconstruction loss averaged per entry, so λ = 0.1 does not
- *   swamp the loss; `"sum"` is the literal reading.
- * - `optimizer` (`"adam"`; the paper does not name one), `lr` (0.1), `iters` (200).
+ * - `reduction` (`"relative"`): reconstruction as ‖ΔX‖²/‖W_dX‖² and the regularisers as
+ *   ‖W‖₁/‖W_d‖₁ and ‖W‖²/‖W_d‖², so λ means the same on every layer; `"mean"` (per entry and
+ *   token) and `"sum"` are the literal readings, whose strength depends on each layer's scale.
+ * - `lambda1` (1e-3), `lambda2` (1e-4): L1 / L2 weights of the re-dense regulariser; measured on
+ *   the embedded model's layers, larger values made the final model worse.
+ * - `optimizer` (`"adam"`; the paper names none), `lr` (0.1, as a fraction of rms(W_dense) per
+ *   step), `iters` (200): the paper's 200 iterations and lr 0.1.
  * - `redenseData` (`"sd"`): inputs from the sparse model (SD-data); `"dd"` from the dense one.
  * - `adjust` (true): run step 3b, the masked weight adjustment after the second pruning.
  * - `maskGranularity` (`"layer"`): how step 3b's magnitude mask ranks unstructured weights:
  *   per layer or per output row.
- * - `earlyExit` (true): skip 3b when the second pruning alone beats step 1.
- * - `evalRedense` (false): also evaluate the re-dense model (an extra ppl entry).
+ * - `earlyExit` (true): skip 3b when the second pruning alone beats step 1 on calibration NLL.
+ * - `evalRedense` (false): also evaluate the re-dense model (`metrics.redensePpl`).
  */
 export const SdsParams = z.looseObject({
   base: z.union([SdsBaseName, z.array(SdsBaseName).min(1)]).default("sparsegpt").meta({
     description: "One-shot pruner SDS wraps; a list expands into one run per base.",
   }),
-  lambda1: z.number().nonnegative().default(0.1).meta({ description: "L1 regulariser weight." }),
-  lambda2: z.number().nonnegative().default(0.1).meta({ description: "L2 regulariser weight." }),
-  reduction: z.enum(["mean", "sum"]).default("mean").meta({
-    description: "Average or sum the loss and norms over entries.",
+  lambda1: z.number().nonnegative().default(1e-3).meta({ description: "L1 regulariser weight." }),
+  lambda2: z.number().nonnegative().default(1e-4).meta({ description: "L2 regulariser weight." }),
+  reduction: z.enum(["relative", "mean", "sum"]).default("relative").meta({
+    description:
+      "Scale of loss and regularisers: relative to the dense layer, per entry, or summed.",
   }),
   optimizer: z.enum(["adam", "sgd"]).default("adam"),
   lr: z.number().positive().default(0.1),
