@@ -10,7 +10,11 @@ await prepareEmbeddedDefault({ root });
 const tok = loadTokenizer(`${root}/${EMBEDDED.modelDir}`);
 const text = (await readSplitText(root, "test-id")).slice(0, 65536);
 const ids = tok.encode(text);
-console.log(`tokenizer: 64 KiB test-id text = ${ids.length} tokens (${(text.length / ids.length).toFixed(2)} chars/token)`);
+console.log(
+  `tokenizer: 64 KiB test-id text = ${ids.length} tokens (${
+    (text.length / ids.length).toFixed(2)
+  } chars/token)`,
+);
 
 Deno.bench({ name: "encode 64 KiB (test-id)", group: "tokenizer", baseline: true }, () => {
   tok.encode(text);

@@ -20,7 +20,9 @@ Deno.test("every split round-trips exactly through the committed tokenizer", asy
     if (back !== text) {
       let i = 0;
       while (back[i] === text[i]) i++;
-      assert.fail(`${split}: first difference at char ${i}: ${JSON.stringify(text.slice(i, i + 30))}`);
+      assert.fail(
+        `${split}: first difference at char ${i}: ${JSON.stringify(text.slice(i, i + 30))}`,
+      );
     }
   }
 });
