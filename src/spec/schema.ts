@@ -310,7 +310,7 @@ export const RegressTolerances = z.strictObject({
     description: "Allowed relative drop in speedup.",
   }),
   zeroshot: z.enum(["interval"]).default("interval").meta({
-    description: "Zero-shot accuracy fails when the 95% intervals do not overlap.",
+    description: "Zero-shot accuracy fails when it falls below the baseline's 95% interval.",
   }),
 });
 

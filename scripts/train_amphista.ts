@@ -1,0 +1,186 @@
+/**
+ * Trains (or resumes training of) Amphista heads of a target model by self-distillation with the
+ * shared heads trainer (same data, loss `Σ_k 0.8^k·CE(head_k, x_{t+k+2})`, optimizer and
+ * checkpoints as Medusa's `scripts/train_heads.ts`) and writes the drafter folder (`config.json`
+ * with `drafter_type: "amphista"`, `model.safetensors`, `accuracy.json`, `loss_curve.json`,
+ * `training.json`). With no arguments it writes `bench/models/sparsespec-tiny/amphista/`.
+ *
+ * Usage: `deno run -A scripts/train_amphista.ts [--model DIR] [--out DIR] [--steps N] [--batch N]
+ * [--lr X] [--sequences N] [--heldout N] [--heads K] [--layers L] [--stages S]
+ * [--layers-per-stage N] [--no-fusion] [--encoder-layers E] [--attention-heads H] [--ffn F]
+ * [--window W] [--threads N] [--stop-after N]`
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { loadModelFolder } from "../src/model/causal_lm.ts";
+import { prepareEmbeddedDefault } from "../src/data/prepare.ts";
+import { splitTokens } from "../src/data/token_cache.ts";
+import {
+  amphistaConfig,
+  amphistaParameterCount,
+  initAmphistaWeights,
+  writeAmphistaFolder,
+} from "../src/draft/amphista.ts";
+import { targetLmHead, weightsFingerprint } from "../src/draft/folder.ts";
+import {
+  DEFAULT_DISTILL_SETTINGS,
+  type DistillSettings,
+  loadOrGenerateDistillData,
+  summariseDistillSet,
+} from "../src/train/distill_data.ts";
+import {
+  DEFAULT_HEADS_SETTINGS,
+  evaluateHeadAccuracy,
+  type HeadsTrainSettings,
+  trainHeads,
+} from "../src/train/heads_trainer.ts";
+import { tfAmphistaModule } from "../src/train/tf_amphista.ts";
+import { initTfWasm, tfVersion } from "../src/train/tf_backend.ts";
+
+const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const { values: a } = parseArgs({
+  args: Deno.args,
+  options: {
+    model: { type: "string", default: "bench/models/sparsespec-tiny" },
+    out: { type: "string" },
+    steps: { type: "string" },
+    batch: { type: "string" },
+    lr: { type: "string" },
+    sequences: { type: "string" },
+    heldout: { type: "string" },
+    continuation: { type: "string" },
+    heads: { type: "string", default: "4" },
+    layers: { type: "string", default: "1" },
+    stages: { type: "string", default: "2" },
+    "layers-per-stage": { type: "string", default: "1" },
+    "no-fusion": { type: "boolean", default: false },
+    "encoder-layers": { type: "string", default: "1" },
+    "attention-heads": { type: "string", default: "4" },
+    ffn: { type: "string" },
+    window: { type: "string", default: "16" },
+    threads: { type: "string", default: "2" },
+    "stop-after": { type: "string" },
+  },
+});
+const abs = (p: string) => (p.startsWith("/") ? p : `${root}/${p}`);
+const modelDir = abs(a.model!);
+const outDir = abs(a.out ?? `${a.model}/amphista`);
+const log = (m: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${m}`);
+
+const settings: HeadsTrainSettings = { ...DEFAULT_HEADS_SETTINGS };
+if (a.steps) settings.steps = Number(a.steps);
+if (a.batch) settings.batch = Number(a.batch);
+if (a.lr) settings.lr = Number(a.lr);
+const distill: DistillSettings = { ...DEFAULT_DISTILL_SETTINGS };
+if (a.sequences) distill.trainSequences = Number(a.sequences);
+if (a.heldout) distill.heldoutSequences = Number(a.heldout);
+if (a.continuation) distill.continuation = Number(a.continuation);
+
+await prepareEmbeddedDefault({ root, log });
+const model = await loadModelFolder(modelDir, { backend: "wasm", threads: Number(a.threads) });
+const fingerprint = await weightsFingerprint(model.weights);
+const trainTokens = await splitTokens("train", { root, tokenizer: modelDir });
+log(`target ${modelDir} (fingerprint ${fingerprint}); train split ${trainTokens.length} tokens`);
+let lastLog = 0;
+const data = await loadOrGenerateDistillData(model, trainTokens, distill, {
+  cacheDir: `${root}/.cache/distill`,
+  modelFingerprint: fingerprint,
+  onProgress: (done, total) => {
+    if (performance.now() - lastLog > 10_000 || done === total) {
+      lastLog = performance.now();
+      log(`distillation data: ${done}/${total} sequences`);
+    }
+  },
+});
+log(
+  `distillation data ${data.cachePath}: ${data.train.count} train + ${data.heldout.count} held-out sequences of ${data.train.seqLength}`,
+);
+const lmHead = targetLmHead(model);
+const embed = model.config.tie_word_embeddings
+  ? undefined
+  : model.weights.get("model.embed_tokens.weight");
+const cfg = amphistaConfig(model.config.hidden_size, model.config.vocab_size, {
+  num_heads: Number(a.heads),
+  num_layers: Number(a.layers),
+  adapter_stages: Number(a.stages),
+  adapter_layers_per_stage: Number(a["layers-per-stage"]),
+  token_fusion: !a["no-fusion"],
+  encoder_layers: Number(a["encoder-layers"]),
+  attention_heads: Number(a["attention-heads"]),
+  ffn_size: a.ffn ? Number(a.ffn) : 2 * model.config.hidden_size,
+  window: Number(a.window),
+});
+await model.close();
+log(`amphista ${JSON.stringify(cfg)}: ${amphistaParameterCount(cfg)} parameters`);
+
+const tf = await initTfWasm();
+const module = tfAmphistaModule(tf, cfg, lmHead, embed);
+const init = initAmphistaWeights(cfg, { seed: settings.seed });
+const tag =
+  `${cfg.num_heads}x${cfg.num_layers}-s${cfg.adapter_stages}x${cfg.adapter_layers_per_stage}` +
+  `-f${Number(cfg.token_fusion)}-e${cfg.encoder_layers}-w${cfg.window}`;
+const result = await trainHeads({
+  tf,
+  module,
+  init,
+  settings,
+  train: data.train,
+  heldout: data.heldout,
+  checkpointDir: `${root}/.cache/train/amphista-${fingerprint}-${tag}`,
+  identity: JSON.stringify({ cfg, distill, fingerprint }),
+  log,
+  stopAfter: a["stop-after"] ? Number(a["stop-after"]) : undefined,
+});
+if (!result.finished) {
+  log(`stopped at step ${result.steps}; run again to resume`);
+  Deno.exit(0);
+}
+log("measuring per-head accuracy on the held-out sequences");
+const accuracy = evaluateHeadAccuracy(tf, module, result.weights, data.heldout);
+module.dispose();
+for (let k = 0; k < cfg.num_heads; k++) {
+  log(
+    `head ${k} (predicts t+${k + 2}): top-1 ${accuracy.top1[k].toFixed(3)}, top-5 ${
+      accuracy.top5[k].toFixed(3)
+    } over ${accuracy.positions[k]} positions`,
+  );
+}
+await writeAmphistaFolder(outDir, {
+  config: cfg,
+  weights: result.weights,
+  baseModel: { path: a.model!, fingerprint },
+  accuracy,
+  lossCurve: result.curve,
+  training: {
+    drafter: cfg,
+    parameters: amphistaParameterCount(cfg),
+    settings,
+    distillation: {
+      ...distill,
+      split: "train",
+      train: summariseDistillSet(data.train),
+      heldout: summariseDistillSet(data.heldout),
+      generationSeconds: data.generationSeconds,
+    },
+    loss:
+      "sum_k lossDecay^k * CE(head_k(adapted h_t, e(x_{t+1})), x_{t+k+2}) over continuation positions",
+    assumptions: {
+      adapters:
+        "pre-norm causal decoder layers, banded mask of width `window`, no position encoding",
+      fusion:
+        "W_f [x_i ; e(x_{i+1})] before the first layer of the last stage (frozen tied embedding)",
+      heads: "Medusa ResBlocks from the adapted state at the last row",
+      autoEmbedding:
+        "pre-norm bidirectional encoder over the K head vectors + learned [K, d] positions",
+      lmHead: "the target's frozen shared LM head",
+      inference: "adapters recomputed over the last A·(window−1)+1 committed rows (exact)",
+    },
+    finalValLoss: result.curve.filter((p) => p.valLoss !== undefined).at(-1)?.valLoss,
+    trainingSeconds: result.seconds,
+    engine: { name: "tfjs", version: tfVersion(), backend: "wasm" },
+    deno: Deno.version.deno,
+  },
+});
+log(`wrote ${outDir}`);

@@ -1,0 +1,149 @@
+/**
+ * Trains (or resumes training of) the Medusa heads of a target model by self-distillation and
+ * writes the drafter folder (`config.json`, `model.safetensors`, `accuracy.json`,
+ * `loss_curve.json`, `training.json`). With no arguments it regenerates the committed heads of the
+ * embedded model, `bench/models/sparsespec-tiny/medusa/` (`deno task fixtures` calls it).
+ *
+ * Usage: `deno run -A scripts/train_heads.ts [--model DIR] [--out DIR] [--steps N]
+ * [--sequences N] [--heldout N] [--heads K] [--layers L] [--lm-head shared|own] [--threads N]`
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { loadModelFolder } from "../src/model/causal_lm.ts";
+import { prepareEmbeddedDefault } from "../src/data/prepare.ts";
+import { splitTokens } from "../src/data/token_cache.ts";
+import { initMedusaWeights, medusaConfig, medusaParameterCount } from "../src/draft/medusa.ts";
+import { targetLmHead, weightsFingerprint, writeDrafterFolder } from "../src/draft/folder.ts";
+import {
+  DEFAULT_DISTILL_SETTINGS,
+  type DistillSettings,
+  loadOrGenerateDistillData,
+  summariseDistillSet,
+} from "../src/train/distill_data.ts";
+import {
+  DEFAULT_HEADS_SETTINGS,
+  evaluateHeadAccuracy,
+  type HeadsTrainSettings,
+  trainHeads,
+} from "../src/train/heads_trainer.ts";
+import { tfMedusaModule } from "../src/train/tf_heads.ts";
+import { initTfWasm, tfVersion } from "../src/train/tf_backend.ts";
+
+const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const { values: a } = parseArgs({
+  args: Deno.args,
+  options: {
+    model: { type: "string", default: "bench/models/sparsespec-tiny" },
+    out: { type: "string" },
+    steps: { type: "string" },
+    batch: { type: "string" },
+    lr: { type: "string" },
+    sequences: { type: "string" },
+    heldout: { type: "string" },
+    continuation: { type: "string" },
+    heads: { type: "string", default: "4" },
+    layers: { type: "string", default: "1" },
+    "lm-head": { type: "string", default: "shared" },
+    threads: { type: "string", default: "1" },
+    "stop-after": { type: "string" },
+  },
+});
+const abs = (p: string) => (p.startsWith("/") ? p : `${root}/${p}`);
+const modelDir = abs(a.model!);
+const outDir = abs(a.out ?? `${a.model}/medusa`);
+const log = (m: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${m}`);
+
+const settings: HeadsTrainSettings = { ...DEFAULT_HEADS_SETTINGS };
+if (a.steps) settings.steps = Number(a.steps);
+if (a.batch) settings.batch = Number(a.batch);
+if (a.lr) settings.lr = Number(a.lr);
+const distill: DistillSettings = { ...DEFAULT_DISTILL_SETTINGS };
+if (a.sequences) distill.trainSequences = Number(a.sequences);
+if (a.heldout) distill.heldoutSequences = Number(a.heldout);
+if (a.continuation) distill.continuation = Number(a.continuation);
+
+await prepareEmbeddedDefault({ root, log });
+const model = await loadModelFolder(modelDir, { backend: "wasm", threads: Number(a.threads) });
+const fingerprint = await weightsFingerprint(model.weights);
+const trainTokens = await splitTokens("train", { root, tokenizer: modelDir });
+log(`target ${modelDir} (fingerprint ${fingerprint}); train split ${trainTokens.length} tokens`);
+let lastLog = 0;
+const data = await loadOrGenerateDistillData(model, trainTokens, distill, {
+  cacheDir: `${root}/.cache/distill`,
+  modelFingerprint: fingerprint,
+  onProgress: (done, total) => {
+    if (performance.now() - lastLog > 10_000 || done === total) {
+      lastLog = performance.now();
+      log(`distillation data: ${done}/${total} sequences`);
+    }
+  },
+});
+log(
+  `distillation data ${data.cachePath} (${data.generationSeconds.toFixed(0)} s to generate): ` +
+    `${data.train.count} train + ${data.heldout.count} held-out sequences of ${data.train.seqLength}`,
+);
+const lmHead = targetLmHead(model);
+const cfg = medusaConfig(model.config.hidden_size, model.config.vocab_size, {
+  num_heads: Number(a.heads),
+  num_layers: Number(a.layers),
+  lm_head: a["lm-head"] as "shared" | "own",
+});
+await model.close();
+
+const tf = await initTfWasm();
+const module = tfMedusaModule(tf, cfg, lmHead);
+const init = initMedusaWeights(cfg, { seed: settings.seed, lmHead });
+const result = await trainHeads({
+  tf,
+  module,
+  init,
+  settings,
+  train: data.train,
+  heldout: data.heldout,
+  checkpointDir:
+    `${root}/.cache/train/heads-${fingerprint}-${cfg.num_heads}x${cfg.num_layers}-${cfg.lm_head}`,
+  identity: JSON.stringify({ cfg, distill, fingerprint }),
+  log,
+  stopAfter: a["stop-after"] ? Number(a["stop-after"]) : undefined,
+});
+if (!result.finished) {
+  log(`stopped at step ${result.steps}; run again to resume`);
+  Deno.exit(0);
+}
+log("measuring per-head accuracy on the held-out sequences");
+const accuracy = evaluateHeadAccuracy(tf, module, result.weights, data.heldout);
+module.dispose();
+for (let k = 0; k < cfg.num_heads; k++) {
+  log(
+    `head ${k} (predicts t+${k + 2}): top-1 ${accuracy.top1[k].toFixed(3)}, top-5 ${
+      accuracy.top5[k].toFixed(3)
+    } over ${accuracy.positions[k]} positions`,
+  );
+}
+await writeDrafterFolder(outDir, {
+  config: cfg,
+  weights: result.weights,
+  baseModel: { path: a.model!, fingerprint },
+  accuracy,
+  lossCurve: result.curve,
+  training: {
+    drafter: cfg,
+    parameters: medusaParameterCount(cfg),
+    settings,
+    distillation: {
+      ...distill,
+      split: "train",
+      train: summariseDistillSet(data.train),
+      heldout: summariseDistillSet(data.heldout),
+      generationSeconds: data.generationSeconds,
+    },
+    loss: "sum_k lossDecay^k * CE(head_k(h_t), x_{t+k+2}) over continuation positions",
+    finalValLoss: result.curve.filter((p) => p.valLoss !== undefined).at(-1)?.valLoss,
+    trainingSeconds: result.seconds,
+    engine: { name: "tfjs", version: tfVersion(), backend: "wasm" },
+    deno: Deno.version.deno,
+  },
+});
+log(`wrote ${outDir}`);
