@@ -140,7 +140,7 @@ Deno.test("validate: shipped specs pass, a broken one exits 2 naming file and fi
   await withCli(async (h) => {
     const shipped = [`${ROOT}/bench/specs/default.json`, `${ROOT}/bench/specs/ci.json`];
     assert.equal(await h.run(["validate", ...shipped]), 0);
-    assert.match(out(h), /ok .*default\.json: suite "default", 1 runs \(1 prune, 0 decode\)/);
+    assert.match(out(h), /ok .*default\.json: suite "default", \d+ runs \(\d+ prune, \d+ decode\)/);
     const broken = `${h.dir}/broken.json`;
     await Deno.writeTextFile(
       broken,

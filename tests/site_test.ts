@@ -124,7 +124,7 @@ Deno.test("site: run pages show spec, metrics, provenance and the charts found",
     const doc = await page(b.out, sitePathsOf(sds).page);
     assert.equal(doc.querySelector("h1")!.textContent, "sds(sparsegpt)-2:4");
     const spec = doc.querySelector("#run-spec")!.textContent!;
-    assert.match(spec, /params\.lambda1\s*0\.1/);
+    assert.match(spec, /params\.lambda1\s*0\.001/);
     assert.match(doc.querySelector("#run-provenance")!.textContent!, /executionProvider\s*wasm/);
     assert.ok(doc.querySelector("#ppl-table") && doc.querySelector("#zeroshot-table"));
     const captions = [...doc.querySelectorAll("#run-charts figcaption")].map((c) => c.textContent!);
@@ -205,7 +205,7 @@ Deno.test("site: methodology lists recorded choices, '-style' tasks and environm
     const lambda = doc.querySelector('#choices tr[data-param="sds.lambda1"]')!;
     const text = lambda.textContent!;
     assert.match(text, /0\.05 \(1\)/);
-    assert.match(text, /0\.1 \(1\)/);
+    assert.match(text, /0\.001 \(1\)/);
     assert.match(text, /L1 regulariser weight\./);
     assert.equal(lambda.querySelectorAll("code.changed").length, 1);
     const damp = doc.querySelector('#choices tr[data-param="sds.baseParams.damp"]')!;
