@@ -5,9 +5,8 @@
  * @module
  */
 
-import { EMBEDDED, prepareEmbeddedDefault, readSplitText } from "../src/data/prepare.ts";
-import { loadTokenizer } from "../src/data/tokenizer.ts";
-import { sha256Hex } from "../src/data/sources.ts";
+import { EMBEDDED, prepareEmbeddedDefault } from "../src/data/prepare.ts";
+import { splitTokens } from "../src/data/token_cache.ts";
 import { EMBEDDED_LM_SETTINGS } from "../src/train/lm_defaults.ts";
 import { trainLm } from "../src/train/lm_trainer.ts";
 
@@ -22,26 +21,9 @@ if (arg("--workers")) settings.workers = Number(arg("--workers"));
 const log = (m: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${m}`);
 
 await prepareEmbeddedDefault({ root, log });
-const tok = loadTokenizer(`${root}/${EMBEDDED.modelDir}`);
-async function tokens(split: "train" | "val"): Promise<Int32Array> {
-  const text = await readSplitText(root, split);
-  const key = (await sha256Hex(
-    text + (await Deno.readTextFile(`${root}/${EMBEDDED.modelDir}/tokenizer.json`)),
-  )).slice(0, 16);
-  const path = `${root}/.cache/train/${split}-${key}.i32`;
-  try {
-    const b = await Deno.readFile(path);
-    return new Int32Array(b.buffer, b.byteOffset, b.byteLength / 4);
-  } catch {
-    log(`tokenizing ${split}`);
-    const ids = Int32Array.from(tok.encode(text));
-    await Deno.mkdir(`${root}/.cache/train`, { recursive: true });
-    await Deno.writeFile(path, new Uint8Array(ids.buffer));
-    return ids;
-  }
-}
-const trainTokens = await tokens("train");
-const valTokens = await tokens("val");
+const tokenizer = `${root}/${EMBEDDED.modelDir}`;
+const trainTokens = await splitTokens("train", { root, tokenizer });
+const valTokens = await splitTokens("val", { root, tokenizer });
 log(`train ${trainTokens.length} tokens, val ${valTokens.length} tokens`);
 await trainLm({
   settings,

@@ -56,6 +56,12 @@ async function evalTokens(root: string, set: string, modelDir: string): Promise<
   return Int32Array.from(loadTokenizer(modelDir).encode(text));
 }
 
+/**
+ * Calibration for methods that read no data (magnitude): the driver still collects layer
+ * statistics so that every result reports the same per-layer reconstruction error.
+ */
+export const REPORT_CALIBRATION = { samples: 128, seqlen: 256, split: "train" } as const;
+
 /** Seeded calibration windows of `seqlen` tokens from a split's token stream. */
 export function sampleCalibration(
   tokens: Int32Array,
@@ -80,7 +86,7 @@ async function pruneModel(
   if (spec.method === "dense") return { model, reports: [], extra: {} };
   const modelDir = resolve(ctx.root, spec.model.path);
   const pattern = prunerPattern(spec.pattern);
-  const cal = spec.calibration ?? { samples: 128, seqlen: 256, split: "train", seed: spec.seed };
+  const cal = spec.calibration ?? { ...REPORT_CALIBRATION, seed: spec.seed };
   const calTokens = await splitTokens(cal.split as SplitName, {
     root: ctx.root,
     tokenizer: modelDir,
