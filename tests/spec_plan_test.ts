@@ -164,6 +164,31 @@ Deno.test("labels stay unique when runs differ only in unlabelled fields", () =>
   assert.ok(runs[0].label.startsWith("wanda-2:4~"));
 });
 
+Deno.test("an entry's tag names its variant in labels but not in ids", () => {
+  const runs = plan({
+    name: "t",
+    prune: [
+      { method: "sds", pattern: "2:4" },
+      { method: "sds", pattern: "2:4", tag: "no-reg", sds: { lambda1: 0, lambda2: 0 } },
+    ],
+    decode: [{ drafter: "amphista", tag: "alt", amphista: { folder: "x" } }],
+  });
+  assert.deepEqual(runs.map((r) => r.label), [
+    "sds(sparsegpt)-2:4",
+    "sds(sparsegpt)-2:4+no-reg",
+    "amphista-tree16+alt",
+  ]);
+  const untagged = plan({
+    name: "t",
+    prune: [{ method: "sds", pattern: "2:4", sds: { lambda1: 0, lambda2: 0 } }],
+  });
+  assert.equal(untagged[0].id, runs[1].id);
+  assert.throws(
+    () => plan({ name: "t", prune: [{ method: "dense", tag: "a b" }] }),
+    /tag of letters, digits/,
+  );
+});
+
 function shuffleKeys(value: unknown, rng: () => number): unknown {
   if (Array.isArray(value)) return value.map((v) => shuffleKeys(v, rng));
   if (value && typeof value === "object") {

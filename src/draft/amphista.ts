@@ -529,55 +529,126 @@ export const AMPHISTA_IO = {
   presentValue: (i: number) => `present_value_${i}`,
 } as const;
 
+/**
+ * One pre-norm transformer layer as ONNX nodes. Written for few nodes, since small drafter graphs
+ * on wasm are dominated by per-node cost: RMSNorm as `Pow → ReduceMean → Add → Sqrt → Div → Mul`
+ * (the pattern onnxruntime fuses into one `SimplifiedLayerNormalization`), q/k/v and gate/up as
+ * one `MatMul` each followed by `Split`. With `lastRowOnly` the queries, the output projection and
+ * the FFN run on the last row only (all rows still give keys and values): the last adapter layer
+ * feeds the heads from its last row alone.
+ */
 function onnxLayer(
   g: GraphBuilder,
   cfg: AmphistaConfig,
   weights: Map<string, Float32Array>,
   prefix: string,
   x: string,
-  mask?: string,
-  past?: { key: string; value: string },
+  o: { mask?: string; past?: { key: string; value: string }; lastRowOnly?: boolean } = {},
 ): { out: string; key: string; value: string } {
   const d = cfg.hidden_size, f = cfg.ffn_size, H = cfg.attention_heads, hd = d / H;
   const W = (n: string) => weights.get(`${prefix}.${n}`)!;
+  // Concatenated transposed weights [inn, Σ outs] of linears that read the same input.
+  const fused = (names: string[], outs: number[], inn: number) => {
+    const total = outs.reduce((a, b) => a + b, 0);
+    const wt = new Float32Array(inn * total);
+    let col = 0;
+    names.forEach((n, j) => {
+      const w = W(n); // [out, inn]
+      for (let i = 0; i < inn; i++) {
+        for (let r = 0; r < outs[j]; r++) wt[i * total + col + r] = w[r * inn + i];
+      }
+      col += outs[j];
+    });
+    return g.initFloat(`${prefix}.${names.map((n) => n.split(".").at(-2)).join("_")}.T`, [
+      inn,
+      total,
+    ], wt);
+  };
+  const split = (v: string, sizes: number[]) =>
+    g.nodeMulti("Split", [v, g.constInt64(sizes)], sizes.length, { axis: -1 });
   const lin = (v: string, n: string, out: number, inn: number) =>
     g.node("MatMul", [v, g.initFloat(`${prefix}.${n}.T`, [inn, out], transpose(W(n), out, inn))]);
   const norm = (v: string, n: string) => {
-    const ms = g.node("ReduceMean", [g.node("Mul", [v, v])], {
+    const ms = g.node("ReduceMean", [g.node("Pow", [v, g.constFloat(2)])], {
       attrs: { axes: [-1], keepdims: 1 },
     });
     const rms = g.node("Sqrt", [g.node("Add", [ms, g.constFloat(cfg.rms_norm_eps)])]);
     return g.node("Mul", [g.node("Div", [v, rms]), g.initFloat(`${prefix}.${n}`, [d], W(n))]);
   };
+  const lastRow = (v: string) =>
+    g.node("Slice", [v, g.constInt64([-1]), g.constInt64([2 ** 31 - 1]), g.constInt64([0])]);
   const heads = (v: string) =>
     g.node("Transpose", [g.node("Reshape", [v, g.constInt64([-1, H, hd])])], {
       attrs: { perm: [1, 0, 2] },
     }); // [H, T, hd]
   const a = norm(x, "input_layernorm.weight");
-  const q = heads(lin(a, "self_attn.q_proj.weight", d, d));
-  let k = heads(lin(a, "self_attn.k_proj.weight", d, d));
-  let v = heads(lin(a, "self_attn.v_proj.weight", d, d));
-  if (past) {
-    k = g.node("Concat", [past.key, k], { attrs: { axis: 1 } });
-    v = g.node("Concat", [past.value, v], { attrs: { axis: 1 } });
+  let q: string, k: string, v: string;
+  if (o.lastRowOnly) {
+    const [kk, vv] = split(
+      g.node("MatMul", [
+        a,
+        fused(["self_attn.k_proj.weight", "self_attn.v_proj.weight"], [d, d], d),
+      ]),
+      [d, d],
+    );
+    q = heads(lin(lastRow(a), "self_attn.q_proj.weight", d, d));
+    k = heads(kk);
+    v = heads(vv);
+  } else {
+    const qkv = g.node("MatMul", [
+      a,
+      fused(
+        ["self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight"],
+        [d, d, d],
+        d,
+      ),
+    ]);
+    const [qq, kk, vv] = split(qkv, [d, d, d]);
+    q = heads(qq);
+    k = heads(kk);
+    v = heads(vv);
+  }
+  if (o.past) {
+    k = g.node("Concat", [o.past.key, k], { attrs: { axis: 1 } });
+    v = g.node("Concat", [o.past.value, v], { attrs: { axis: 1 } });
   }
   const kT = g.node("Transpose", [k], { attrs: { perm: [0, 2, 1] } });
   let scores = g.node("Mul", [g.node("MatMul", [q, kT]), g.constFloat(1 / Math.sqrt(hd))]);
-  if (mask) scores = g.node("Add", [scores, mask]);
+  if (o.mask) scores = g.node("Add", [scores, o.lastRowOnly ? lastRow(o.mask) : o.mask]);
   const probs = g.node("Softmax", [scores], { attrs: { axis: -1 } });
   const ctx = g.node("Transpose", [g.node("MatMul", [probs, v])], { attrs: { perm: [1, 0, 2] } });
   const merged = g.node("Reshape", [ctx, g.constInt64([-1, d])]);
-  const x2 = g.node("Add", [x, lin(merged, "self_attn.o_proj.weight", d, d)]);
+  const residual = o.lastRowOnly ? lastRow(x) : x;
+  const x2 = g.node("Add", [residual, lin(merged, "self_attn.o_proj.weight", d, d)]);
   const m = norm(x2, "post_attention_layernorm.weight");
-  const gate = lin(m, "mlp.gate_proj.weight", f, d);
-  const up = lin(m, "mlp.up_proj.weight", f, d);
+  const [gate, up] = split(
+    g.node("MatMul", [m, fused(["mlp.gate_proj.weight", "mlp.up_proj.weight"], [f, f], d)]),
+    [f, f],
+  );
   const act = g.node("Mul", [g.node("Mul", [gate, g.node("Sigmoid", [gate])]), up]);
   return { out: g.node("Add", [x2, lin(act, "mlp.down_proj.weight", d, f)]), key: k, value: v };
 }
 
+/** `[V, d]` rows `W_f[:, d:]·E[t]` of the fusion's token half for every token t (float64 sums). */
+function fusedTokenRows(Wf: Float32Array, E: Float32Array, d: number, V: number): Float32Array {
+  const out = new Float32Array(V * d);
+  const We = new Float64Array(d * d); // [o, i] = W_f[o, d + i]
+  for (let o = 0; o < d; o++) for (let i = 0; i < d; i++) We[o * d + i] = Wf[o * 2 * d + d + i];
+  for (let t = 0; t < V; t++) {
+    const e = E.subarray(t * d, (t + 1) * d);
+    for (let o = 0; o < d; o++) {
+      let acc = 0;
+      const row = o * d;
+      for (let i = 0; i < d; i++) acc += We[row + i] * e[i];
+      out[t * d + o] = acc;
+    }
+  }
+  return out;
+}
+
 /**
  * Builds the drafter as one ONNX graph (opset 17, standard ops): adapters over `[T, d]` with the
- * banded mask, fusion by `Gather` on the frozen embedding, K ResBlocks batched as in Medusa's
+ * banded mask, fusion by `Gather` on a precomputed token table, K ResBlocks batched as in Medusa's
  * graph, the encoder over `[K, d]`, and the shared LM head.
  *
  * @param options architecture, weights and the target's `[V, d]` LM head / embedding table.
@@ -611,16 +682,21 @@ export function buildAmphistaGraph(options: {
         value: g.input(AMPHISTA_IO.pastValue(i), "float32", [cfg.attention_heads, "past", hd]),
       }
       : undefined;
+  // Fusion W_f [x ; e(t)] = W_x·x + (W_e·E)[t]: the token half is precomputed for every token
+  // as a [V, d] table, so the graph gathers one row instead of gathering, concatenating and
+  // multiplying by the token half of W_f.
+  let fusedTokenTable: string | undefined;
   const fuse = (v: string, ids: string) => {
-    const table = g.initFloat("embed_tokens", [V, d], options.embed ?? options.lmHead);
-    const e = g.node("Gather", [table, ids], { attrs: { axis: 0 } });
-    const cat = g.node("Concat", [v, e], { attrs: { axis: -1 } });
-    const w = g.initFloat(
-      `${FUSE_WEIGHT}.T`,
-      [2 * d, d],
-      transpose(weights.get(FUSE_WEIGHT)!, d, 2 * d),
+    const Wf = weights.get(FUSE_WEIGHT)!; // [d, 2d]
+    fusedTokenTable ??= g.initFloat(
+      "amphista.fuse.token_table",
+      [V, d],
+      fusedTokenRows(Wf, options.embed ?? options.lmHead, d, V),
     );
-    return g.node("MatMul", [cat, w]);
+    const Wx = new Float32Array(d * d); // [in, out] = W_f[:, :d]ᵀ
+    for (let o = 0; o < d; o++) for (let i = 0; i < d; i++) Wx[i * d + o] = Wf[o * 2 * d + i];
+    const hx = g.node("MatMul", [v, g.initFloat(`${FUSE_WEIGHT}.x.T`, [d, d], Wx)]);
+    return g.node("Add", [hx, g.node("Gather", [fusedTokenTable, ids], { attrs: { axis: 0 } })]);
   };
   const lastRow = (v: string) =>
     g.node("Slice", [v, g.constInt64([-1]), g.constInt64([2 ** 31 - 1]), g.constInt64([0])]);
@@ -630,7 +706,11 @@ export function buildAmphistaGraph(options: {
   }
   for (let i = 0; i < A; i++) {
     if (next && i === fusionLayerIndex(cfg)) x = fuse(x, next);
-    const r = onnxLayer(g, cfg, weights, adapterPrefix(i), x, mask, past(i));
+    const r = onnxLayer(g, cfg, weights, adapterPrefix(i), x, {
+      mask,
+      past: past(i),
+      lastRowOnly: i === A - 1,
+    });
     x = r.out;
     if (kv) {
       const dims = [cfg.attention_heads, "keys", hd];
@@ -638,7 +718,7 @@ export function buildAmphistaGraph(options: {
       g.output(AMPHISTA_IO.presentValue(i), r.value, "float32", dims);
     }
   }
-  const v = A === 0 ? x : lastRow(x); // [1, d]
+  const v = x; // [1, d]: the last adapter layer ran its output rows on the last row only
   // ResBlock 0 of all heads: [1, d] × [d, K·d] → [K, d].
   const w0 = new Float32Array(d * K * d);
   const b0 = new Float32Array(K * d);
@@ -676,7 +756,7 @@ export function buildAmphistaGraph(options: {
   if (cfg.encoder_layers > 0) {
     z = g.node("Add", [z, g.initFloat(POS_EMBED, [K, d], weights.get(POS_EMBED)!)]);
     for (let i = 0; i < cfg.encoder_layers; i++) {
-      z = onnxLayer(g, cfg, weights, encoderPrefix(i), z).out;
+      z = onnxLayer(g, cfg, weights, encoderPrefix(i), z, {}).out;
     }
   }
   const logits = g.node("MatMul", [

@@ -157,6 +157,16 @@ export interface SdsParams {
   base: SdsBase;
   /** Step-2 inputs: `"sd"` from the step-1 sparse model, `"dd"` from the dense one (pipeline). */
   redenseData: "sd" | "dd";
+  /**
+   * Whether steps 2 and 3a run (pipeline). `false` is the paper's "no re-dense" ablation: step 3b
+   * adjusts the step-1 model directly (its inputs from the step-1 model).
+   */
+  redense: boolean;
+  /**
+   * Which model the run reports (pipeline): `"final"` (the SDS result) or `"redense"` (stop after
+   * step 2 and evaluate the re-dense model alone, a dense model; the paper's ablation row).
+   */
+  output: "final" | "redense";
   /** Whether step 3b (weight adjustment) runs (pipeline). */
   adjust: boolean;
   /** Skip step 3b when the second pruning alone already beats step 1 (pipeline). */
@@ -243,6 +253,8 @@ export const SDS_DEFAULTS: Readonly<SdsParams> = Object.freeze(
   {
     base: "sparsegpt",
     redenseData: "sd",
+    redense: true,
+    output: "final",
     adjust: true,
     earlyExit: true,
     evalRedense: false,
@@ -270,7 +282,7 @@ export const SDS_DEFAULTS: Readonly<SdsParams> = Object.freeze(
 /** Layer-level parameters as recorded in results (the pipeline fields left out). */
 export type SdsLayerParams = Omit<
   SdsParams,
-  "base" | "redenseData" | "adjust" | "earlyExit" | "evalRedense"
+  "base" | "redenseData" | "redense" | "output" | "adjust" | "earlyExit" | "evalRedense"
 >;
 
 /** Calibration statistic of one layer's inputs, with what the literal reductions need. */

@@ -121,6 +121,8 @@ export const DenseParams = z.strictObject({});
  * - `optimizer` (`"adam"`; the paper names none), `lr` (0.1, as a fraction of rms(W_dense) per
  *   step), `iters` (200): the paper's 200 iterations and lr 0.1.
  * - `redenseData` (`"sd"`): inputs from the sparse model (SD-data); `"dd"` from the dense one.
+ * - `redense` (true): run steps 2 and 3a; `false` adjusts the step-1 model directly (ablation).
+ * - `output` (`"final"`): `"redense"` stops after step 2 and reports the re-dense model (ablation).
  * - `adjust` (true): run step 3b, the masked weight adjustment after the second pruning.
  * - `maskGranularity` (`"layer"`): how step 3b's magnitude mask ranks unstructured weights:
  *   per layer or per output row.
@@ -142,6 +144,13 @@ export const SdsParams = z.looseObject({
   iters: z.number().int().min(0).default(200),
   redenseData: z.enum(["sd", "dd"]).default("sd").meta({
     description: "Re-dense inputs from the sparse (sd) or dense (dd) model.",
+  }),
+  redense: z.boolean().default(true).meta({
+    description:
+      "Run the re-dense step and the second pruning; false adjusts the step-1 model directly.",
+  }),
+  output: z.enum(["final", "redense"]).default("final").meta({
+    description: "Report the final SDS model, or stop after re-dense and report that model.",
   }),
   adjust: z.boolean().default(true).meta({ description: "Run the masked weight adjustment." }),
   maskGranularity: z.enum(["layer", "row"]).default("layer"),

@@ -303,28 +303,34 @@ function planDecode(suite: Suite, model: ModelSpec, entry: DecodeEntry): DecodeR
 /**
  * Expands a parsed suite into its runs, in spec order (models outermost, then entries, then the
  * lists inside each entry). Pure: no files, no clock. Labels are unique within the result: the
- * model name is prefixed when the suite has several models, `-seedN` appended when a run's seed
+ * entry's `tag` is appended as `+tag`, the model name is prefixed when the suite has several
+ * models, `-seedN` appended when a run's seed
  * differs from the suite seed or its entry lists several, and `~<id prefix>` as a last resort.
  */
 export function planSuite(suite: Suite): Run[] {
-  const planned: { spec: RunSpec; multiSeed: boolean }[] = [];
+  const planned: { spec: RunSpec; multiSeed: boolean; tag?: string }[] = [];
   for (const model of suite.models) {
     for (const entry of suite.prune) {
       const multiSeed = (entry.seeds?.length ?? 1) > 1;
-      for (const spec of planPrune(suite, model, entry)) planned.push({ spec, multiSeed });
+      for (const spec of planPrune(suite, model, entry)) {
+        planned.push({ spec, multiSeed, tag: entry.tag });
+      }
     }
     for (const entry of suite.decode) {
       const multiSeed = (entry.seeds?.length ?? 1) > 1;
-      for (const spec of planDecode(suite, model, entry)) planned.push({ spec, multiSeed });
+      for (const spec of planDecode(suite, model, entry)) {
+        planned.push({ spec, multiSeed, tag: entry.tag });
+      }
     }
   }
   const seen = new Set<string>();
   const runs: Run[] = [];
-  for (const { spec, multiSeed } of planned) {
+  for (const { spec, multiSeed, tag } of planned) {
     const id = runId(spec);
     if (seen.has(id)) continue;
     seen.add(id);
     let label = baseLabel(spec);
+    if (tag !== undefined) label = `${label}+${tag}`;
     if (suite.models.length > 1) label = `${spec.model.name}:${label}`;
     if (multiSeed || spec.seed !== suite.seed) label = `${label}-seed${spec.seed}`;
     runs.push({ id, label, kind: spec.kind, spec });

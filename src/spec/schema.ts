@@ -152,6 +152,12 @@ export const PruneEntry = z.strictObject({
   seeds: z.array(Int).min(1).optional().meta({
     description: "Seeds to repeat each run with (default: the suite seed).",
   }),
+  tag: z.string().regex(/^[\w.-]+$/, {
+    error: "expected a tag of letters, digits, '.', '_' or '-'",
+  }).optional().meta({
+    description:
+      "Names this entry's variant: appended to its run labels as `+tag` (e.g. `sds(sparsegpt)-2:4+no-reg`). Not part of the run id.",
+  }),
   ...pruneParamBlocks,
 }).superRefine((entry, ctx) => {
   const methods = asList(entry.method);
@@ -267,6 +273,12 @@ const drafterOptionBlocks = Object.fromEntries(
  */
 export const DecodeEntry = z.strictObject({
   drafter: oneOrMany(DrafterName).meta({ description: "Drafter(s); ar = no drafter." }),
+  tag: z.string().regex(/^[\w.-]+$/, {
+    error: "expected a tag of letters, digits, '.', '_' or '-'",
+  }).optional().meta({
+    description:
+      "Names this entry's variant: appended to its run labels as `+tag` (e.g. `sds(sparsegpt)-2:4+no-reg`). Not part of the run id.",
+  }),
   tree: oneOrMany(TreeSpec).prefault({ type: "medusa", size: 16 }).meta({
     description: "Draft tree(s); ignored for ar.",
   }),
