@@ -15,6 +15,7 @@ import {
   type SplitName,
   splitText,
 } from "./splits.ts";
+import { writeFileAtomic } from "../io/atomic_write.ts";
 
 /** Where the embedded default lives, relative to the repository root. */
 export const EMBEDDED = {
@@ -92,12 +93,6 @@ export function checkSplitChecksums(
   }
 }
 
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.${crypto.randomUUID()}.tmp`;
-  await Deno.writeTextFile(tmp, text);
-  await Deno.rename(tmp, path);
-}
-
 /** Fetches, splits, checks and caches the corpus, and ensures the tokenizer. */
 export async function prepareEmbeddedDefault(opts: PrepareOptions): Promise<PreparedData> {
   const { root, log = () => {} } = opts;
@@ -117,7 +112,7 @@ export async function prepareEmbeddedDefault(opts: PrepareOptions): Promise<Prep
   }
   const pinnedPath = `${root}/${EMBEDDED.splitsFile}`;
   if (opts.updateChecksums) {
-    await writeAtomic(pinnedPath, JSON.stringify(records, null, 2) + "\n");
+    await writeFileAtomic(pinnedPath, JSON.stringify(records, null, 2) + "\n");
     log(`wrote ${EMBEDDED.splitsFile}`);
   } else {
     let pinned: Record<string, SplitRecord>;
@@ -139,8 +134,8 @@ export async function prepareEmbeddedDefault(opts: PrepareOptions): Promise<Prep
       same = (await Deno.readTextFile(txt)) === text;
     } catch { /* absent */ }
     if (!same) {
-      await writeAtomic(txt, text);
-      await writeAtomic(
+      await writeFileAtomic(txt, text);
+      await writeFileAtomic(
         `${dataDir}/${name}.jsonl`,
         splits[name].map((d) => JSON.stringify(d)).join("\n") + "\n",
       );
@@ -153,8 +148,8 @@ export async function prepareEmbeddedDefault(opts: PrepareOptions): Promise<Prep
   } catch {
     log(`training the ${EMBEDDED.vocabSize}-token BPE tokenizer on the train split`);
     await Deno.mkdir(modelDir, { recursive: true });
-    await writeAtomic(tokenizerPath, trainDefaultTokenizer(splits.train, EMBEDDED.vocabSize));
-    await writeAtomic(`${modelDir}/tokenizer_config.json`, tokenizerConfigText());
+    await writeFileAtomic(tokenizerPath, trainDefaultTokenizer(splits.train, EMBEDDED.vocabSize));
+    await writeFileAtomic(`${modelDir}/tokenizer_config.json`, tokenizerConfigText());
   }
   return { splits: records, tokenizerPath, dataDir };
 }

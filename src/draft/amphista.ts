@@ -41,6 +41,7 @@ import { createSessionOn, type Provider, type SessionHandle } from "../model/ses
 import { type DrafterRuntime, resBlockBiasName, resBlockWeightName } from "./medusa.ts";
 import type { BaseModelRef, HeadAccuracy } from "./folder.ts";
 import type { DraftHeads, HeadsInput } from "./types.ts";
+import { writeFileAtomic } from "../io/atomic_write.ts";
 
 /** Architecture of an Amphista drafter (every field is an ablation knob). */
 export interface AmphistaConfig {
@@ -992,13 +993,6 @@ export interface AmphistaFolder {
   training?: Record<string, unknown>;
 }
 
-async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${path}.${crypto.randomUUID()}.tmp`;
-  if (typeof data === "string") await Deno.writeTextFile(tmp, data);
-  else await Deno.writeFile(tmp, data);
-  await Deno.rename(tmp, path);
-}
-
 /**
  * Writes an Amphista drafter folder (`config.json` with `drafter_type: "amphista"`,
  * `model.safetensors`, and optionally `accuracy.json`, `loss_curve.json`, `training.json`).
@@ -1023,21 +1017,21 @@ export async function writeAmphistaFolder(
   for (const [name, shape] of amphistaParameterShapes(folder.config)) {
     tensors.set(name, { shape, data: folder.weights.get(name)! });
   }
-  await writeAtomic(`${path}/model.safetensors`, writeSafetensors(tensors, { format: "pt" }));
+  await writeFileAtomic(`${path}/model.safetensors`, writeSafetensors(tensors, { format: "pt" }));
   const config = {
     ...folder.config,
     format_version: 1,
     ...(folder.baseModel ? { base_model: folder.baseModel } : {}),
   };
-  await writeAtomic(`${path}/config.json`, JSON.stringify(config, null, 2) + "\n");
+  await writeFileAtomic(`${path}/config.json`, JSON.stringify(config, null, 2) + "\n");
   if (folder.accuracy) {
-    await writeAtomic(`${path}/accuracy.json`, JSON.stringify(folder.accuracy, null, 2) + "\n");
+    await writeFileAtomic(`${path}/accuracy.json`, JSON.stringify(folder.accuracy, null, 2) + "\n");
   }
   if (folder.lossCurve) {
-    await writeAtomic(`${path}/loss_curve.json`, JSON.stringify(folder.lossCurve) + "\n");
+    await writeFileAtomic(`${path}/loss_curve.json`, JSON.stringify(folder.lossCurve) + "\n");
   }
   if (folder.training) {
-    await writeAtomic(`${path}/training.json`, JSON.stringify(folder.training, null, 2) + "\n");
+    await writeFileAtomic(`${path}/training.json`, JSON.stringify(folder.training, null, 2) + "\n");
   }
 }
 

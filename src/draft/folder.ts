@@ -25,6 +25,7 @@ import {
   validateMedusaWeights,
 } from "./medusa.ts";
 import type { DraftHeads } from "./types.ts";
+import { writeFileAtomic } from "../io/atomic_write.ts";
 
 /**
  * The first `n` heads of a Medusa drafter (config and weights).
@@ -123,13 +124,6 @@ export async function weightsFingerprint(weights: Map<string, Float32Array>): Pr
   return [...digest.slice(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${path}.${crypto.randomUUID()}.tmp`;
-  if (typeof data === "string") await Deno.writeTextFile(tmp, data);
-  else await Deno.writeFile(tmp, data);
-  await Deno.rename(tmp, path);
-}
-
 function shapesOf(cfg: DrafterConfig): Array<[string, number[]]> {
   return medusaParameterShapes(cfg);
 }
@@ -157,21 +151,21 @@ export async function writeDrafterFolder(
   for (const [name, shape] of shapesOf(folder.config)) {
     tensors.set(name, { shape, data: folder.weights.get(name)! });
   }
-  await writeAtomic(`${path}/model.safetensors`, writeSafetensors(tensors, { format: "pt" }));
+  await writeFileAtomic(`${path}/model.safetensors`, writeSafetensors(tensors, { format: "pt" }));
   const config = {
     ...folder.config,
     format_version: DRAFTER_FORMAT_VERSION,
     ...(folder.baseModel ? { base_model: folder.baseModel } : {}),
   };
-  await writeAtomic(`${path}/config.json`, JSON.stringify(config, null, 2) + "\n");
+  await writeFileAtomic(`${path}/config.json`, JSON.stringify(config, null, 2) + "\n");
   if (folder.accuracy) {
-    await writeAtomic(`${path}/accuracy.json`, JSON.stringify(folder.accuracy, null, 2) + "\n");
+    await writeFileAtomic(`${path}/accuracy.json`, JSON.stringify(folder.accuracy, null, 2) + "\n");
   }
   if (folder.lossCurve) {
-    await writeAtomic(`${path}/loss_curve.json`, JSON.stringify(folder.lossCurve) + "\n");
+    await writeFileAtomic(`${path}/loss_curve.json`, JSON.stringify(folder.lossCurve) + "\n");
   }
   if (folder.training) {
-    await writeAtomic(`${path}/training.json`, JSON.stringify(folder.training, null, 2) + "\n");
+    await writeFileAtomic(`${path}/training.json`, JSON.stringify(folder.training, null, 2) + "\n");
   }
 }
 

@@ -16,6 +16,7 @@
 
 import { formatIssues, type InputIssue, parseJsonText, validateWith } from "../spec/errors.ts";
 import { RunResult } from "./schema.ts";
+import { writeFileAtomic } from "../io/atomic_write.ts";
 
 /** A result file that cannot be used: unreadable, not JSON, or not a valid {@link RunResult}. */
 export class ResultFileError extends Error {
@@ -63,31 +64,14 @@ export async function readResultFile(file: string): Promise<RunResult> {
   return parseResultText(text, file);
 }
 
-function dirname(file: string): string {
-  const i = file.lastIndexOf("/");
-  return i < 0 ? "." : i === 0 ? "/" : file.slice(0, i);
-}
-
-function basename(file: string): string {
-  return file.slice(file.lastIndexOf("/") + 1);
-}
-
 /**
  * Writes text to `file` atomically: a temporary file in the same folder (so the rename never
  * crosses file systems), then a rename over the target. Readers see the old or the new file,
- * never a partial one. Creates the folder if needed.
+ * never a partial one. Creates the folder if needed. (The results' name for
+ * {@linkcode writeFileAtomic}.)
  */
 export async function writeTextAtomic(file: string, text: string): Promise<void> {
-  const dir = dirname(file);
-  await Deno.mkdir(dir, { recursive: true });
-  const temp = `${dir}/.${basename(file)}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  try {
-    await Deno.writeTextFile(temp, text);
-    await Deno.rename(temp, file);
-  } catch (error) {
-    await Deno.remove(temp).catch(() => {});
-    throw error;
-  }
+  await writeFileAtomic(file, text);
 }
 
 /** A result and the file it was read from. */

@@ -18,6 +18,7 @@
 
 import type { CausalLM, KVCache } from "../model/causal_lm.ts";
 import { mulberry32 } from "../linalg/random.ts";
+import { writeFileAtomic } from "../io/atomic_write.ts";
 
 /** How the data is drawn. */
 export interface DistillSettings {
@@ -206,13 +207,6 @@ async function sha16(parts: (string | Uint8Array)[]): Promise<string> {
   return [...digest.slice(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${path}.${crypto.randomUUID()}.tmp`;
-  if (typeof data === "string") await Deno.writeTextFile(tmp, data);
-  else await Deno.writeFile(tmp, data);
-  await Deno.rename(tmp, path);
-}
-
 function bytes(a: Int32Array | Float32Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
@@ -281,9 +275,9 @@ export async function loadOrGenerateDistillData(
   const hidden = new Float32Array(total * S * d);
   hidden.set(data.train.hidden);
   hidden.set(data.heldout.hidden, data.train.hidden.length);
-  await writeAtomic(`${dir}/tokens.i32`, bytes(tokens));
-  await writeAtomic(`${dir}/hidden.f32`, bytes(hidden));
-  await writeAtomic(
+  await writeFileAtomic(`${dir}/tokens.i32`, bytes(tokens));
+  await writeFileAtomic(`${dir}/hidden.f32`, bytes(hidden));
+  await writeFileAtomic(
     `${dir}/meta.json`,
     JSON.stringify(
       { settings, modelFingerprint: options.modelFingerprint, seconds: data.generationSeconds },

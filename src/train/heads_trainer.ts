@@ -23,6 +23,7 @@ import type { HeadAccuracy } from "../draft/folder.ts";
 import { adamWStep, cosineLr, globalNorm, initAdamW } from "./adamw.ts";
 import type { DistillSet } from "./distill_data.ts";
 import type { TfDraftModule } from "./tf_heads.ts";
+import { writeFileAtomic } from "../io/atomic_write.ts";
 
 type Tf = typeof tfNs;
 type Tensor = tfNs.Tensor;
@@ -247,13 +248,6 @@ export interface TrainHeadsResult {
   seconds: number;
 }
 
-async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${path}.${crypto.randomUUID()}.tmp`;
-  if (typeof data === "string") await Deno.writeTextFile(tmp, data);
-  else await Deno.writeFile(tmp, data);
-  await Deno.rename(tmp, path);
-}
-
 /**
  * Held-out loss (weighted and per head) over the first `count` sequences of a set.
  *
@@ -350,8 +344,8 @@ export async function trainHeads(opts: TrainHeadsOptions): Promise<TrainHeadsRes
       tensors.set(`adam_m/${n}`, { shape, data: state.m.get(n)! });
       tensors.set(`adam_v/${n}`, { shape, data: state.v.get(n)! });
     }
-    await writeAtomic(ckptPath, writeSafetensors(tensors, { step: String(state.step), key }));
-    await writeAtomic(curvePath, JSON.stringify(curve));
+    await writeFileAtomic(ckptPath, writeSafetensors(tensors, { step: String(state.step), key }));
+    await writeFileAtomic(curvePath, JSON.stringify(curve));
   };
 
   const t0 = performance.now();

@@ -14,6 +14,7 @@ import { adamWStep, cosineLr, globalNorm, initAdamW } from "./adamw.ts";
 import { initLlamaWeights, llamaParameterShapes } from "./tf_llama.ts";
 import { GradWorkerPool } from "./worker_pool.ts";
 import { tfVersion } from "./tf_backend.ts";
+import { writeFileAtomic } from "../io/atomic_write.ts";
 
 /** Everything that determines a training run (recorded in `training.json`). */
 export interface LmTrainSettings {
@@ -78,13 +79,6 @@ export function sampleBatch(
   return out;
 }
 
-async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${path}.${crypto.randomUUID()}.tmp`;
-  if (typeof data === "string") await Deno.writeTextFile(tmp, data);
-  else await Deno.writeFile(tmp, data);
-  await Deno.rename(tmp, path);
-}
-
 function settingsKey(s: LmTrainSettings): string {
   const { workers: _w, ...rest } = s; // worker count does not change the run's definition
   return JSON.stringify(rest);
@@ -101,8 +95,8 @@ export async function exportHfModel(
   for (const [name, shape] of llamaParameterShapes(cfg)) {
     tensors.set(name, { shape, data: weights.get(name)! });
   }
-  await writeAtomic(`${dir}/model.safetensors`, writeSafetensors(tensors, { format: "pt" }));
-  await writeAtomic(`${dir}/config.json`, JSON.stringify(llamaConfigJson(cfg), null, 2) + "\n");
+  await writeFileAtomic(`${dir}/model.safetensors`, writeSafetensors(tensors, { format: "pt" }));
+  await writeFileAtomic(`${dir}/config.json`, JSON.stringify(llamaConfigJson(cfg), null, 2) + "\n");
 }
 
 /** Runs (or resumes) training; returns the final weights and the curve. */
@@ -150,8 +144,8 @@ export async function trainLm(
       tensors.set(`adam_v/${n}`, { shape, data: state.v.get(n)! });
     }
     const meta = { step: String(state.step), settings: settingsKey(s) };
-    await writeAtomic(ckptPath, writeSafetensors(tensors, meta));
-    await writeAtomic(curvePath, JSON.stringify(curve));
+    await writeFileAtomic(ckptPath, writeSafetensors(tensors, meta));
+    await writeFileAtomic(curvePath, JSON.stringify(curve));
   };
 
   const valBatches: Int32Array[] = [];
@@ -237,9 +231,9 @@ export async function trainLm(
   }
   if (state.step >= s.steps) {
     await exportHfModel(opts.outDir, cfg, params);
-    await writeAtomic(`${opts.outDir}/loss_curve.json`, JSON.stringify(curve) + "\n");
+    await writeFileAtomic(`${opts.outDir}/loss_curve.json`, JSON.stringify(curve) + "\n");
     const last = curve.filter((p) => p.valLoss !== undefined).at(-1);
-    await writeAtomic(
+    await writeFileAtomic(
       `${opts.outDir}/training.json`,
       JSON.stringify(
         {
