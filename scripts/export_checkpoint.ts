@@ -7,7 +7,7 @@
  */
 import { readSafetensors } from "../src/model/safetensors.ts";
 import { EMBEDDED_LM_SETTINGS } from "../src/train/lm_defaults.ts";
-import { exportHfModel } from "../src/train/lm_trainer.ts";
+import { writeHfModelFolder } from "../src/model/weights.ts";
 import { llamaParameterShapes } from "../src/train/tf_llama.ts";
 
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -18,7 +18,7 @@ const cfg = EMBEDDED_LM_SETTINGS.config;
 const weights = new Map(
   llamaParameterShapes(cfg).map(([n]) => [n, t.get(`param/${n}`)!.data] as [string, Float32Array]),
 );
-await exportHfModel(out, cfg, weights);
+await writeHfModelFolder(out, cfg, weights);
 for (const f of ["tokenizer.json", "tokenizer_config.json"]) {
   await Deno.copyFile(`${root}/bench/models/sparsespec-tiny/${f}`, `${out}/${f}`);
 }

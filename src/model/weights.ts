@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { headDim, type LlamaConfig, llamaConfigJson, parseLlamaConfig } from "./config.ts";
 import { readSafetensors, writeSafetensors } from "./safetensors.ts";
 import { mulberry32 } from "../linalg/random.ts";
+import { writeFileAtomic } from "../io/atomic_write.ts";
 
 /** Weights by Hugging Face tensor name; row-major, linear layers `[out, in]`. */
 export type LlamaWeights = Map<string, Float32Array>;
@@ -205,13 +206,12 @@ export async function writeHfModelFolder(
   metadata: Record<string, string> = { format: "pt" },
 ): Promise<void> {
   validateLlamaWeights(config, weights, "writeHfModelFolder");
-  await Deno.mkdir(path, { recursive: true });
   const shapes = llamaTensorShapes(config);
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const [name, shape] of shapes) tensors.set(name, { shape, data: weights.get(name)! });
-  await Deno.writeTextFile(
+  await writeFileAtomic(
     join(path, "config.json"),
     JSON.stringify(llamaConfigJson(config), null, 2) + "\n",
   );
-  await Deno.writeFile(join(path, "model.safetensors"), writeSafetensors(tensors, metadata));
+  await writeFileAtomic(join(path, "model.safetensors"), writeSafetensors(tensors, metadata));
 }

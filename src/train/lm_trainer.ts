@@ -7,7 +7,8 @@
  * @module
  */
 
-import { type LlamaConfig, llamaConfigJson, parameterCount } from "../model/config.ts";
+import { type LlamaConfig, parameterCount } from "../model/config.ts";
+import { writeHfModelFolder } from "../model/weights.ts";
 import { readSafetensors, writeSafetensors } from "../model/safetensors.ts";
 import { gaussian, mulberry32 } from "../linalg/random.ts";
 import { adamWStep, cosineLr, globalNorm, initAdamW } from "./adamw.ts";
@@ -82,21 +83,6 @@ export function sampleBatch(
 function settingsKey(s: LmTrainSettings): string {
   const { workers: _w, ...rest } = s; // worker count does not change the run's definition
   return JSON.stringify(rest);
-}
-
-/** Writes config.json and model.safetensors of a weight map in Hugging Face layout. */
-export async function exportHfModel(
-  dir: string,
-  cfg: LlamaConfig,
-  weights: Map<string, Float32Array>,
-): Promise<void> {
-  await Deno.mkdir(dir, { recursive: true });
-  const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
-  for (const [name, shape] of llamaParameterShapes(cfg)) {
-    tensors.set(name, { shape, data: weights.get(name)! });
-  }
-  await writeFileAtomic(`${dir}/model.safetensors`, writeSafetensors(tensors, { format: "pt" }));
-  await writeFileAtomic(`${dir}/config.json`, JSON.stringify(llamaConfigJson(cfg), null, 2) + "\n");
 }
 
 /** Runs (or resumes) training; returns the final weights and the curve. */
@@ -230,7 +216,7 @@ export async function trainLm(
     pool.close();
   }
   if (state.step >= s.steps) {
-    await exportHfModel(opts.outDir, cfg, params);
+    await writeHfModelFolder(opts.outDir, cfg, params);
     await writeFileAtomic(`${opts.outDir}/loss_curve.json`, JSON.stringify(curve) + "\n");
     const last = curve.filter((p) => p.valLoss !== undefined).at(-1);
     await writeFileAtomic(
