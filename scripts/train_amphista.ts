@@ -14,28 +14,20 @@
  */
 
 import { parseArgs } from "node:util";
-import { loadModelFolder } from "../src/model/causal_lm.ts";
-import { prepareEmbeddedDefault } from "../src/data/prepare.ts";
-import { splitTokens } from "../src/data/token_cache.ts";
+import {
+  headsCheckpointDir,
+  headsSettingsFromArgs,
+  prepareHeadsTraining,
+} from "../src/train/heads_setup.ts";
 import {
   amphistaConfig,
   amphistaParameterCount,
   initAmphistaWeights,
   writeAmphistaFolder,
 } from "../src/draft/amphista.ts";
-import { targetLmHead, weightsFingerprint } from "../src/draft/folder.ts";
-import {
-  DEFAULT_DISTILL_SETTINGS,
-  type DistillSettings,
-  loadOrGenerateDistillData,
-  summariseDistillSet,
-} from "../src/train/distill_data.ts";
-import {
-  DEFAULT_HEADS_SETTINGS,
-  evaluateHeadAccuracy,
-  type HeadsTrainSettings,
-  trainHeads,
-} from "../src/train/heads_trainer.ts";
+import { targetLmHead } from "../src/draft/folder.ts";
+import { summariseDistillSet } from "../src/train/distill_data.ts";
+import { evaluateHeadAccuracy, trainHeads } from "../src/train/heads_trainer.ts";
 import { tfAmphistaModule } from "../src/train/tf_amphista.ts";
 import { initTfWasm, tfVersion } from "../src/train/tf_backend.ts";
 
@@ -69,34 +61,14 @@ const modelDir = abs(a.model!);
 const outDir = abs(a.out ?? `${a.model}/amphista`);
 const log = (m: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${m}`);
 
-const settings: HeadsTrainSettings = { ...DEFAULT_HEADS_SETTINGS };
-if (a.steps) settings.steps = Number(a.steps);
-if (a.batch) settings.batch = Number(a.batch);
-if (a.lr) settings.lr = Number(a.lr);
-const distill: DistillSettings = { ...DEFAULT_DISTILL_SETTINGS };
-if (a.sequences) distill.trainSequences = Number(a.sequences);
-if (a.heldout) distill.heldoutSequences = Number(a.heldout);
-if (a.continuation) distill.continuation = Number(a.continuation);
-
-await prepareEmbeddedDefault({ root, log });
-const model = await loadModelFolder(modelDir, { backend: "wasm", threads: Number(a.threads) });
-const fingerprint = await weightsFingerprint(model.weights);
-const trainTokens = await splitTokens("train", { root, tokenizer: modelDir });
-log(`target ${modelDir} (fingerprint ${fingerprint}); train split ${trainTokens.length} tokens`);
-let lastLog = 0;
-const data = await loadOrGenerateDistillData(model, trainTokens, distill, {
-  cacheDir: `${root}/.cache/distill`,
-  modelFingerprint: fingerprint,
-  onProgress: (done, total) => {
-    if (performance.now() - lastLog > 10_000 || done === total) {
-      lastLog = performance.now();
-      log(`distillation data: ${done}/${total} sequences`);
-    }
-  },
+const { settings, distill } = headsSettingsFromArgs(a);
+const { model, fingerprint, data } = await prepareHeadsTraining({
+  root,
+  modelDir,
+  threads: Number(a.threads),
+  distill,
+  log,
 });
-log(
-  `distillation data ${data.cachePath}: ${data.train.count} train + ${data.heldout.count} held-out sequences of ${data.train.seqLength}`,
-);
 const lmHead = targetLmHead(model);
 const embed = model.config.tie_word_embeddings
   ? undefined
@@ -128,7 +100,11 @@ const result = await trainHeads({
   settings,
   train: data.train,
   heldout: data.heldout,
-  checkpointDir: `${root}/.cache/train/amphista-${fingerprint}-${tag}`,
+  checkpointDir: await headsCheckpointDir(
+    root,
+    `amphista-${tag}`,
+    JSON.stringify({ cfg, distill, fingerprint, settings }),
+  ),
   identity: JSON.stringify({ cfg, distill, fingerprint }),
   log,
   stopAfter: a["stop-after"] ? Number(a["stop-after"]) : undefined,
