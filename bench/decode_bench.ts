@@ -4,8 +4,9 @@
  * the verification of an N-node tree), the Medusa drafter with K heads, and KV compaction. Run with
  * `bin/deno bench -A bench/decode_bench.ts`.
  *
- * The model is `bench/models/sparsespec-tiny` with its `medusa/` heads when present, else a
- * random model of the embedded default's size with random heads. Overhead of a tree ≈
+ * The model is `bench/models/sparsespec-tiny` with its `medusa/` and `amphista/` heads when
+ * present, else a random model of the embedded default's size with random heads. The Amphista
+ * drafter is timed in its steady state: 3 newly committed rows (about τ) after a full history. Overhead of a tree ≈
  * (drafter + verify(N + 1) + bookkeeping) ÷ verify(1); speedup ≈ τ ÷ overhead.
  *
  * @module
@@ -17,6 +18,13 @@ import { causalAttentionBias } from "../src/decode/tree.ts";
 import { compactCache } from "../src/decode/target.ts";
 import { openDrafter, readDrafterFolder, targetLmHead } from "../src/draft/folder.ts";
 import { medusaConfig, MedusaDrafter, randomMedusaWeights } from "../src/draft/medusa.ts";
+import {
+  amphistaConfig,
+  AmphistaDrafter,
+  openAmphistaDrafter,
+  randomAmphistaWeights,
+  readAmphistaFolder,
+} from "../src/draft/amphista.ts";
 
 const DIR = "bench/models/sparsespec-tiny";
 const PREFIX = 100;
@@ -88,6 +96,43 @@ for (const K of [1, 2, 3, 4]) {
       }),
   });
 }
+
+const amphistaFolder = trained && await exists(`${DIR}/amphista/config.json`)
+  ? await readAmphistaFolder(`${DIR}/amphista`)
+  : undefined;
+const amphista = amphistaFolder
+  ? await openAmphistaDrafter(amphistaFolder, {
+    hiddenSize: d,
+    vocabSize: V,
+    lmHead: targetLmHead(model),
+    runtime,
+  })
+  : await AmphistaDrafter.create({
+    config: amphistaConfig(d, V),
+    weights: randomAmphistaWeights(amphistaConfig(d, V), { seed: 1 }),
+    lmHead: targetLmHead(model),
+    runtime,
+  });
+const rows = (m: number) => pre.hidden.slice((PREFIX - m) * d, PREFIX * d);
+const ids = (m: number) => Int32Array.from(prompt.slice(PREFIX - m));
+const positions = (m: number) => Int32Array.from({ length: m }, (_, i) => PREFIX - m + i);
+await amphista.propose({
+  hidden: rows(amphista.historyRows),
+  tokens: ids(amphista.historyRows),
+  positions: positions(amphista.historyRows),
+  nextToken: 0,
+});
+Deno.bench({
+  name: `Amphista drafter, ${amphista.numHeads} heads, 3 new rows`,
+  group: "draft",
+  fn: async () =>
+    void await amphista.propose({
+      hidden: rows(3),
+      tokens: ids(3),
+      positions: positions(3),
+      nextToken: 0,
+    }),
+});
 
 Deno.bench({
   name: `KV compaction, keep ${PREFIX - 5} + 3 of ${PREFIX} rows`,
