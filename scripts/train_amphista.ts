@@ -151,7 +151,9 @@ await writeAmphistaFolder(outDir, {
       autoEmbedding:
         "pre-norm bidirectional encoder over the K head vectors + learned [K, d] positions",
       lmHead: "the target's frozen shared LM head",
-      inference: "adapters recomputed over the last A·(window−1)+1 committed rows (exact)",
+      inference: cfg.adapter_cache === "kv"
+        ? "each adapter layer keeps the keys/values of the last window−1 committed rows (exact)"
+        : "adapters recomputed over the last A·(window−1)+1 committed rows (exact)",
     },
     finalValLoss: result.curve.filter((p) => p.valLoss !== undefined).at(-1)?.valLoss,
     trainingSeconds: result.seconds,
