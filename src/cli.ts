@@ -178,15 +178,18 @@ interface BenchOptions {
 }
 
 async function planStatus(store: ResultStore, suite: string, run: Run, force: boolean) {
+  let status: string;
   try {
     const existing = await store.read(suite, run.id);
-    if (!existing) return "pending";
-    if (existing.status === "ok") return force ? "pending (forced)" : "cached";
-    return "pending (failed before)";
+    if (existing?.status === "ok") return force ? "pending (forced)" : "cached";
+    status = existing ? "pending (failed before)" : "pending";
   } catch (error) {
-    if (error instanceof ResultFileError) return "pending (unusable result file)";
-    throw error;
+    if (!(error instanceof ResultFileError)) throw error;
+    status = "pending (unusable result file)";
   }
+  if (force) return status;
+  const donor = await store.findOkElsewhere(run.id, suite);
+  return donor ? `reused from ${donor.suite}` : status;
 }
 
 async function bench(files: string[], options: BenchOptions, deps: CliDeps): Promise<number> {

@@ -2,7 +2,9 @@
  * The runner: executes planned runs with caching, resume, timing and error capture.
  *
  * For each selected run: if `<store>/<suite>/<id>.json` exists with `status: "ok"` (and not
- * `force`) it is reused; otherwise the executor for the run's kind is called, and its metrics,
+ * `force`) it is reused; failing that, an ok result of the same run id in another suite is copied
+ * in (the id hashes the whole normalised run, so it is the same experiment; the copy records
+ * `provenance.reusedFrom`); otherwise the executor for the run's kind is called, and its metrics,
  * timings and provenance are validated and written atomically. An executor that throws, or returns
  * invalid metrics (e.g. NaN), yields a `status: "failed"` result with the message, and the suite
  * carries on. A crash loses at most the run in progress: rerunning resumes after it.
@@ -41,6 +43,12 @@ export interface RunSuiteOptions {
   store: ResultStore;
   /** Re-run runs that already have an ok result. */
   force?: boolean;
+  /**
+   * When a run has no ok result in its suite, copy an ok result of the same run id from another
+   * suite of the store (default true; off with `force`). The copy takes this suite's name and
+   * label and records `provenance.reusedFrom`.
+   */
+  reuse?: boolean;
   /** Only runs for which this returns true are considered (see {@link makeRunFilter}). */
   filter?: (run: Run) => boolean;
   /** Receives progress events. */
@@ -179,6 +187,21 @@ export async function runSuite(options: RunSuiteOptions): Promise<SuiteSummary> 
           run,
           message: `ignoring unusable earlier result, re-running: ${error.message}`,
         });
+      }
+      if (existing?.status !== "ok" && options.reuse !== false) {
+        const donor = await store.findOkElsewhere(run.id, suite.name);
+        if (donor) {
+          existing = {
+            ...donor,
+            suite: suite.name,
+            label: run.label,
+            provenance: {
+              ...donor.provenance,
+              reusedFrom: { suite: donor.suite, file: store.fileFor(donor.suite, run.id) },
+            },
+          };
+          await store.write(existing);
+        }
       }
       if (existing?.status === "ok") {
         summary.ok++;

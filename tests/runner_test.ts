@@ -135,6 +135,57 @@ Deno.test("second run skips ok results; --force re-runs them", async () => {
   });
 });
 
+Deno.test("an ok result of the same run in another suite is reused, and says so", async () => {
+  await withStore(async (store) => {
+    let calls = 0;
+    const counting: ExecutorMap = {
+      prune: (run, ctx) => {
+        calls++;
+        return prune(run, ctx);
+      },
+      decode,
+    };
+    await runSuite({ suite: SUITE, runs: RUNS, executors: counting, store, host: HOST });
+    assert.equal(calls, 3);
+    // Another suite with one identical run (dense) and one new run (magnitude), other labels.
+    const other = Suite.parse({
+      name: "rt-other",
+      seed: 5,
+      prune: [{ method: ["dense", "magnitude"], pattern: "2:4", tag: "x" }],
+    });
+    const runs = planSuite(other);
+    const summary = await runSuite({
+      suite: other,
+      runs,
+      executors: counting,
+      store,
+      host: HOST,
+    });
+    assert.equal(calls, 4, "only magnitude executed");
+    assert.equal(summary.cached, 1);
+    const dense = runs.find((r) => r.label === "dense+x")!;
+    const copy = (await store.read("rt-other", dense.id))!;
+    const original = (await store.read("rt", dense.id))!;
+    assert.equal(copy.label, "dense+x");
+    assert.equal(copy.suite, "rt-other");
+    assert.deepEqual(copy.metrics, original.metrics);
+    assert.deepEqual((copy.provenance as Record<string, unknown>).reusedFrom, {
+      suite: "rt",
+      file: store.fileFor("rt", dense.id),
+    });
+    // --force and reuse: false run it afresh.
+    const freshSuite = Suite.parse({ name: "rt-fresh", seed: 5, prune: [{ method: "dense" }] });
+    await runSuite({
+      suite: freshSuite,
+      runs: planSuite(freshSuite),
+      executors: counting,
+      store,
+      host: HOST,
+      reuse: false,
+    });
+    assert.equal(calls, 5);
+  });
+});
 Deno.test("a throwing executor is recorded as failed and the suite continues; failed runs re-run", async () => {
   await withStore(async (store) => {
     const flaky: Executor<"prune"> = (run, ctx) => {

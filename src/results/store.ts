@@ -187,6 +187,32 @@ export class ResultStore {
     return file;
   }
 
+  /**
+   * The ok result of run `id` in another suite (suites in name order), or null. A run id is the
+   * hash of the whole normalised run, so an ok result of the same id is the same experiment.
+   * Unreadable or invalid files are skipped (the suite that owns them reports them).
+   */
+  async findOkElsewhere(id: string, exceptSuite: string): Promise<RunResult | null> {
+    const suites: string[] = [];
+    try {
+      for await (const e of Deno.readDir(this.root)) {
+        if (e.isDirectory && e.name !== exceptSuite) suites.push(e.name);
+      }
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return null;
+      throw error;
+    }
+    for (const suite of suites.sort()) {
+      try {
+        const result = await this.read(suite, id);
+        if (result?.status === "ok") return result;
+      } catch (error) {
+        if (!(error instanceof ResultFileError)) throw error;
+      }
+    }
+    return null;
+  }
+
   /** Lists and validates the results of one suite, or of all suites when `suite` is omitted. */
   async list(suite?: string): Promise<ResultListing> {
     const dir = suite === undefined ? this.root : `${this.root}/${suite}`;
