@@ -169,7 +169,7 @@ export interface SdsParams {
   output: "final" | "redense";
   /** Whether step 3b (weight adjustment) runs (pipeline). */
   adjust: boolean;
-  /** Skip step 3b when the second pruning alone already beats step 1 (pipeline). */
+  /** Skip step 3b when the second pruning alone already beats step 1 (pipeline; the paper's rule, off by default). */
   earlyExit: boolean;
   /** Also evaluate the re-dense model (pipeline). */
   evalRedense: boolean;
@@ -256,7 +256,7 @@ export const SDS_DEFAULTS: Readonly<SdsParams> = Object.freeze(
     redense: true,
     output: "final",
     adjust: true,
-    earlyExit: true,
+    earlyExit: false,
     evalRedense: false,
     lambda1: 1e-3,
     lambda2: 1e-4,

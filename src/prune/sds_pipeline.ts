@@ -9,7 +9,8 @@
  *    applies, adjust S2's weights under a magnitude mask re-selected every iteration, with inputs
  *    from S2 ({@linkcode adjustLayer}) → final.
  *
- * Early exit (recorded): step 3b is skipped when S2's mean next-token NLL on the calibration
+ * Early exit (`earlyExit`, off by default; recorded): step 3b is skipped when S2's mean
+ * next-token NLL on the calibration
  * sequences is already below S1's.
  *
  * Ablations (the paper's axes, all spec parameters): `redense: false` skips steps 2 and 3a so 3b
