@@ -203,6 +203,11 @@ export async function runSuite(options: RunSuiteOptions): Promise<SuiteSummary> 
           await store.write(existing);
         }
       }
+      if (existing?.status === "ok" && existing.label !== run.label) {
+        // A label is not part of the run id (an entry's tag may be renamed): keep it current.
+        existing = { ...existing, label: run.label };
+        await store.write(existing);
+      }
       if (existing?.status === "ok") {
         summary.ok++;
         summary.cached++;

@@ -173,6 +173,21 @@ Deno.test("an ok result of the same run in another suite is reused, and says so"
       suite: "rt",
       file: store.fileFor("rt", dense.id),
     });
+    // Renaming a tag relabels the cached result without running it again.
+    const renamed = Suite.parse({
+      name: "rt-other",
+      seed: 5,
+      prune: [{ method: "dense", pattern: "2:4", tag: "y" }],
+    });
+    await runSuite({
+      suite: renamed,
+      runs: planSuite(renamed),
+      executors: counting,
+      store,
+      host: HOST,
+    });
+    assert.equal(calls, 4);
+    assert.equal((await store.read("rt-other", dense.id))!.label, "dense+y");
     // --force and reuse: false run it afresh.
     const freshSuite = Suite.parse({ name: "rt-fresh", seed: 5, prune: [{ method: "dense" }] });
     await runSuite({
