@@ -128,7 +128,7 @@ export const DenseParams = z.strictObject({});
  *   per layer or per output row.
  * - `earlyExit` (false): `true` applies the paper's rule, skipping 3b when the second pruning
  *   alone beats step 1 on calibration NLL. The paper saw it fire on models above ~3B; on the
- *   embedded model it fires on margins of 1e-4 nats and skips the step that carries SDS's gain
+ *   embedded model it fires on margins of 3e-4 to 1e-2 nats and skips the step that carries SDS's gain
  *   (`bench/specs/sds-ablation.json`, before this default changed: SDS-Wanda 2:4 60.74 with the
  *   rule, 57.91 without; Wanda alone 61.27), so it is off by default and kept as an ablation.
  * - `evalRedense` (false): also evaluate the re-dense model (`metrics.redensePpl`).
