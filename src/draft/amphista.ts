@@ -36,12 +36,18 @@
 import { gaussian, mulberry32 } from "../linalg/random.ts";
 import { OPSET, transpose } from "../model/llama_graph.ts";
 import { GraphBuilder } from "../model/onnx_builder.ts";
-import { readSafetensors, writeSafetensors } from "../model/safetensors.ts";
+import { readSafetensors } from "../model/safetensors.ts";
 import { createSessionOn, type Provider, type SessionHandle } from "../model/session.ts";
 import { type DrafterRuntime, resBlockBiasName, resBlockWeightName } from "./medusa.ts";
-import type { BaseModelRef, HeadAccuracy } from "./folder.ts";
+import {
+  type BaseModelRef,
+  type DrafterFolderParts,
+  type HeadAccuracy,
+  readDrafterExtras,
+  writeDrafterFiles,
+} from "./folder.ts";
 import type { DraftHeads, HeadsInput } from "./types.ts";
-import { writeFileAtomic } from "../io/atomic_write.ts";
+import { checkTensorShapes } from "./tensors.ts";
 
 /** Architecture of an Amphista drafter (every field is an ablation knob). */
 export interface AmphistaConfig {
@@ -321,23 +327,12 @@ export function validateAmphistaWeights(
   weights: Map<string, Float32Array>,
   where: string,
 ): void {
-  const shapes = amphistaParameterShapes(cfg);
-  for (const [name, shape] of shapes) {
-    const w = weights.get(name);
-    const n = shape.reduce((a, b) => a * b);
-    if (!w) throw new Error(`${where}: tensor "${name}" is missing`);
-    if (w.length !== n) {
-      throw new Error(`${where}: tensor "${name}" has ${w.length} values, expected [${shape}]`);
-    }
-  }
-  const known = new Set(shapes.map(([n]) => n));
-  for (const name of weights.keys()) {
-    if (!known.has(name)) {
-      throw new Error(
-        `${where}: unexpected tensor "${name}" (the architecture fields of config.json disagree with the weights)`,
-      );
-    }
-  }
+  checkTensorShapes(
+    amphistaParameterShapes(cfg),
+    weights,
+    where,
+    "the architecture fields of config.json disagree with the weights",
+  );
 }
 
 /** Additive banded causal mask `[T, T]`: 0 where `i − window < j ≤ i`, −1e9 elsewhere. */
@@ -1002,37 +997,10 @@ export interface AmphistaFolder {
  */
 export async function writeAmphistaFolder(
   path: string,
-  folder: {
-    config: AmphistaConfig;
-    weights: Map<string, Float32Array>;
-    baseModel?: BaseModelRef;
-    accuracy?: HeadAccuracy;
-    lossCurve?: unknown[];
-    training?: Record<string, unknown>;
-  },
+  folder: DrafterFolderParts<AmphistaConfig>,
 ): Promise<void> {
   validateAmphistaWeights(folder.config, folder.weights, "writeAmphistaFolder");
-  await Deno.mkdir(path, { recursive: true });
-  const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
-  for (const [name, shape] of amphistaParameterShapes(folder.config)) {
-    tensors.set(name, { shape, data: folder.weights.get(name)! });
-  }
-  await writeFileAtomic(`${path}/model.safetensors`, writeSafetensors(tensors, { format: "pt" }));
-  const config = {
-    ...folder.config,
-    format_version: 1,
-    ...(folder.baseModel ? { base_model: folder.baseModel } : {}),
-  };
-  await writeFileAtomic(`${path}/config.json`, JSON.stringify(config, null, 2) + "\n");
-  if (folder.accuracy) {
-    await writeFileAtomic(`${path}/accuracy.json`, JSON.stringify(folder.accuracy, null, 2) + "\n");
-  }
-  if (folder.lossCurve) {
-    await writeFileAtomic(`${path}/loss_curve.json`, JSON.stringify(folder.lossCurve) + "\n");
-  }
-  if (folder.training) {
-    await writeFileAtomic(`${path}/training.json`, JSON.stringify(folder.training, null, 2) + "\n");
-  }
+  await writeDrafterFiles(path, { ...folder, shapes: amphistaParameterShapes(folder.config) });
 }
 
 /**
@@ -1072,23 +1040,7 @@ export async function readAmphistaFolder(path: string): Promise<AmphistaFolder> 
     weights.set(name, t.data);
   }
   validateAmphistaWeights(config, weights, wPath);
-  const opt = async (f: string) => {
-    try {
-      return JSON.parse(await Deno.readTextFile(`${path}/${f}`));
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return undefined;
-      throw new Error(`${path}/${f}: ${(e as Error).message}`);
-    }
-  };
-  const base = raw.base_model as BaseModelRef | undefined;
-  return {
-    path,
-    config,
-    weights,
-    baseModel: base && typeof base.fingerprint === "string" ? base : undefined,
-    accuracy: await opt("accuracy.json"),
-    training: await opt("training.json"),
-  };
+  return { path, config, weights, ...await readDrafterExtras(path, raw) };
 }
 
 /**

@@ -128,27 +128,40 @@ function shapesOf(cfg: DrafterConfig): Array<[string, number[]]> {
   return medusaParameterShapes(cfg);
 }
 
+/** What a drafter folder is written from: config, weights and the optional parts. */
+export interface DrafterFolderParts<C> {
+  /** Architecture (written to `config.json`). */
+  config: C;
+  /** Trained weights by tensor name. */
+  weights: Map<string, Float32Array>;
+  /** The target the heads were trained for. */
+  baseModel?: BaseModelRef;
+  /** Held-out accuracy (`accuracy.json`). */
+  accuracy?: HeadAccuracy;
+  /** Training curve (`loss_curve.json`). */
+  lossCurve?: unknown[];
+  /** Training record (`training.json`). */
+  training?: Record<string, unknown>;
+}
+
 /**
- * Writes a drafter folder (atomic per file). Optional parts are written only when given.
+ * Writes the files every drafter folder has, whatever its type (atomic per file):
+ * `model.safetensors` (tensors in `shapes` order), `config.json` (the config plus
+ * `format_version` and `base_model`), and `accuracy.json`, `loss_curve.json`, `training.json`
+ * when given. The caller validates the weights against its architecture first.
  *
  * @param path folder (created if needed).
- * @param folder config, weights, base model, accuracy, curve and training record.
+ * @param folder config, tensor shapes, weights and the optional parts.
  */
-export async function writeDrafterFolder(
+export async function writeDrafterFiles(
   path: string,
-  folder: {
-    config: DrafterConfig;
-    weights: Map<string, Float32Array>;
-    baseModel?: BaseModelRef;
-    accuracy?: HeadAccuracy;
-    lossCurve?: unknown[];
-    training?: Record<string, unknown>;
+  folder: DrafterFolderParts<object> & {
+    shapes: ReadonlyArray<readonly [string, number[]]>;
   },
 ): Promise<void> {
-  validateMedusaWeights(folder.config, folder.weights, "writeDrafterFolder");
   await Deno.mkdir(path, { recursive: true });
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
-  for (const [name, shape] of shapesOf(folder.config)) {
+  for (const [name, shape] of folder.shapes) {
     tensors.set(name, { shape, data: folder.weights.get(name)! });
   }
   await writeFileAtomic(`${path}/model.safetensors`, writeSafetensors(tensors, { format: "pt" }));
@@ -167,6 +180,46 @@ export async function writeDrafterFolder(
   if (folder.training) {
     await writeFileAtomic(`${path}/training.json`, JSON.stringify(folder.training, null, 2) + "\n");
   }
+}
+
+/**
+ * Reads the optional parts every drafter folder may have: `accuracy.json` (checked) and
+ * `training.json`, and the `base_model` reference of its parsed `config.json`.
+ *
+ * @param path the folder.
+ * @param rawConfig the folder's parsed `config.json`.
+ */
+export async function readDrafterExtras(
+  path: string,
+  rawConfig: Record<string, unknown>,
+): Promise<
+  { baseModel?: BaseModelRef; accuracy?: HeadAccuracy; training?: Record<string, unknown> }
+> {
+  const accPath = `${path}/accuracy.json`;
+  const acc = await readJsonIfExists(accPath);
+  const training = await readJsonIfExists(`${path}/training.json`) as
+    | Record<string, unknown>
+    | undefined;
+  const base = rawConfig.base_model as BaseModelRef | undefined;
+  return {
+    baseModel: base && typeof base.fingerprint === "string" ? base : undefined,
+    accuracy: acc === undefined ? undefined : checkAccuracy(acc, accPath),
+    training,
+  };
+}
+
+/**
+ * Writes a drafter folder (atomic per file). Optional parts are written only when given.
+ *
+ * @param path folder (created if needed).
+ * @param folder config, weights, base model, accuracy, curve and training record.
+ */
+export async function writeDrafterFolder(
+  path: string,
+  folder: DrafterFolderParts<DrafterConfig>,
+): Promise<void> {
+  validateMedusaWeights(folder.config, folder.weights, "writeDrafterFolder");
+  await writeDrafterFiles(path, { ...folder, shapes: shapesOf(folder.config) });
 }
 
 async function readJsonIfExists(path: string): Promise<unknown | undefined> {
@@ -243,20 +296,7 @@ export async function readDrafterFolder(path: string): Promise<DrafterFolder> {
   const weights = new Map<string, Float32Array>();
   for (const [name, t] of readSafetensors(bytes, wPath)) weights.set(name, t.data);
   validateMedusaWeights(config, weights, wPath);
-  const accPath = `${path}/accuracy.json`;
-  const acc = await readJsonIfExists(accPath);
-  const training = await readJsonIfExists(`${path}/training.json`) as
-    | Record<string, unknown>
-    | undefined;
-  const base = raw.base_model as BaseModelRef | undefined;
-  return {
-    path,
-    config,
-    weights,
-    baseModel: base && typeof base.fingerprint === "string" ? base : undefined,
-    accuracy: acc === undefined ? undefined : checkAccuracy(acc, accPath),
-    training,
-  };
+  return { path, config, weights, ...await readDrafterExtras(path, raw) };
 }
 
 /**

@@ -24,6 +24,7 @@ import {
   type SessionHandle,
 } from "../model/session.ts";
 import type { DraftHeads, HeadsInput } from "./types.ts";
+import { checkTensorShapes } from "./tensors.ts";
 
 /** How the heads project to the vocabulary. */
 export type LmHeadMode = "shared" | "own";
@@ -188,23 +189,12 @@ export function validateMedusaWeights(
   weights: Map<string, Float32Array>,
   where: string,
 ): void {
-  const shapes = medusaParameterShapes(cfg);
-  for (const [name, shape] of shapes) {
-    const w = weights.get(name);
-    const n = shape.reduce((a, b) => a * b);
-    if (!w) throw new Error(`${where}: tensor "${name}" is missing`);
-    if (w.length !== n) {
-      throw new Error(`${where}: tensor "${name}" has ${w.length} values, expected [${shape}]`);
-    }
-  }
-  const known = new Set(shapes.map(([n]) => n));
-  for (const name of weights.keys()) {
-    if (!known.has(name)) {
-      throw new Error(
-        `${where}: unexpected tensor "${name}" (num_heads/num_layers/lm_head in config.json disagree with the weights)`,
-      );
-    }
-  }
+  checkTensorShapes(
+    medusaParameterShapes(cfg),
+    weights,
+    where,
+    "num_heads/num_layers/lm_head in config.json disagree with the weights",
+  );
 }
 
 function silu(v: number): number {
