@@ -17,6 +17,8 @@ import { parseArgs } from "node:util";
 import {
   headsCheckpointDir,
   headsSettingsFromArgs,
+  headsTrainingRecord,
+  measureHeads,
   prepareHeadsTraining,
 } from "../src/train/heads_setup.ts";
 import {
@@ -26,10 +28,9 @@ import {
   writeAmphistaFolder,
 } from "../src/draft/amphista.ts";
 import { targetLmHead } from "../src/draft/folder.ts";
-import { summariseDistillSet } from "../src/train/distill_data.ts";
-import { evaluateHeadAccuracy, trainHeads } from "../src/train/heads_trainer.ts";
+import { trainHeads } from "../src/train/heads_trainer.ts";
 import { tfAmphistaModule } from "../src/train/tf_amphista.ts";
-import { initTfWasm, tfVersion } from "../src/train/tf_backend.ts";
+import { initTfWasm } from "../src/train/tf_backend.ts";
 
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const { values: a } = parseArgs({
@@ -113,33 +114,19 @@ if (!result.finished) {
   log(`stopped at step ${result.steps}; run again to resume`);
   Deno.exit(0);
 }
-log("measuring per-head accuracy on the held-out sequences");
-const accuracy = evaluateHeadAccuracy(tf, module, result.weights, data.heldout);
-module.dispose();
-for (let k = 0; k < cfg.num_heads; k++) {
-  log(
-    `head ${k} (predicts t+${k + 2}): top-1 ${accuracy.top1[k].toFixed(3)}, top-5 ${
-      accuracy.top5[k].toFixed(3)
-    } over ${accuracy.positions[k]} positions`,
-  );
-}
+const accuracy = measureHeads({ tf, module, weights: result.weights, heldout: data.heldout, log });
 await writeAmphistaFolder(outDir, {
   config: cfg,
   weights: result.weights,
   baseModel: { path: a.model!, fingerprint },
   accuracy,
   lossCurve: result.curve,
-  training: {
+  training: headsTrainingRecord({
     drafter: cfg,
     parameters: amphistaParameterCount(cfg),
     settings,
-    distillation: {
-      ...distill,
-      split: "train",
-      train: summariseDistillSet(data.train),
-      heldout: summariseDistillSet(data.heldout),
-      generationSeconds: data.generationSeconds,
-    },
+    distill,
+    data,
     loss:
       "sum_k lossDecay^k * CE(head_k(adapted h_t, e(x_{t+1})), x_{t+k+2}) over continuation positions",
     assumptions: {
@@ -155,10 +142,7 @@ await writeAmphistaFolder(outDir, {
         ? "each adapter layer keeps the keys/values of the last window−1 committed rows (exact)"
         : "adapters recomputed over the last A·(window−1)+1 committed rows (exact)",
     },
-    finalValLoss: result.curve.filter((p) => p.valLoss !== undefined).at(-1)?.valLoss,
-    trainingSeconds: result.seconds,
-    engine: { name: "tfjs", version: tfVersion(), backend: "wasm" },
-    deno: Deno.version.deno,
-  },
+    result,
+  }),
 });
 log(`wrote ${outDir}`);

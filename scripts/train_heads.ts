@@ -14,14 +14,15 @@ import { parseArgs } from "node:util";
 import {
   headsCheckpointDir,
   headsSettingsFromArgs,
+  headsTrainingRecord,
+  measureHeads,
   prepareHeadsTraining,
 } from "../src/train/heads_setup.ts";
 import { initMedusaWeights, medusaConfig, medusaParameterCount } from "../src/draft/medusa.ts";
 import { targetLmHead, writeDrafterFolder } from "../src/draft/folder.ts";
-import { summariseDistillSet } from "../src/train/distill_data.ts";
-import { evaluateHeadAccuracy, trainHeads } from "../src/train/heads_trainer.ts";
+import { trainHeads } from "../src/train/heads_trainer.ts";
 import { tfMedusaModule } from "../src/train/tf_heads.ts";
-import { initTfWasm, tfVersion } from "../src/train/tf_backend.ts";
+import { initTfWasm } from "../src/train/tf_backend.ts";
 
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const { values: a } = parseArgs({
@@ -86,38 +87,21 @@ if (!result.finished) {
   log(`stopped at step ${result.steps}; run again to resume`);
   Deno.exit(0);
 }
-log("measuring per-head accuracy on the held-out sequences");
-const accuracy = evaluateHeadAccuracy(tf, module, result.weights, data.heldout);
-module.dispose();
-for (let k = 0; k < cfg.num_heads; k++) {
-  log(
-    `head ${k} (predicts t+${k + 2}): top-1 ${accuracy.top1[k].toFixed(3)}, top-5 ${
-      accuracy.top5[k].toFixed(3)
-    } over ${accuracy.positions[k]} positions`,
-  );
-}
+const accuracy = measureHeads({ tf, module, weights: result.weights, heldout: data.heldout, log });
 await writeDrafterFolder(outDir, {
   config: cfg,
   weights: result.weights,
   baseModel: { path: a.model!, fingerprint },
   accuracy,
   lossCurve: result.curve,
-  training: {
+  training: headsTrainingRecord({
     drafter: cfg,
     parameters: medusaParameterCount(cfg),
     settings,
-    distillation: {
-      ...distill,
-      split: "train",
-      train: summariseDistillSet(data.train),
-      heldout: summariseDistillSet(data.heldout),
-      generationSeconds: data.generationSeconds,
-    },
+    distill,
+    data,
     loss: "sum_k lossDecay^k * CE(head_k(h_t), x_{t+k+2}) over continuation positions",
-    finalValLoss: result.curve.filter((p) => p.valLoss !== undefined).at(-1)?.valLoss,
-    trainingSeconds: result.seconds,
-    engine: { name: "tfjs", version: tfVersion(), backend: "wasm" },
-    deno: Deno.version.deno,
-  },
+    result,
+  }),
 });
 log(`wrote ${outDir}`);
