@@ -18,6 +18,7 @@ import {
   type HeldoutDocument,
   isTrainSentence,
 } from "./tasks_build.ts";
+import { describeValue, jsonlValues } from "./jsonl.ts";
 
 /** One prompt. */
 export interface Prompt {
@@ -34,12 +35,6 @@ export const PROMPT_SETS: Readonly<Record<string, string>> = {
   "prompts-heldout": "bench/prompts/prompts-heldout.jsonl",
 };
 
-function describe(v: unknown): string {
-  if (v === undefined) return "nothing";
-  const s = JSON.stringify(v);
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
-}
-
 /**
  * Reads one parsed JSONL line as a prompt, in either supported shape.
  *
@@ -50,8 +45,9 @@ function describe(v: unknown): string {
 export function parsePromptRecord(value: unknown, where: string): Prompt {
   const bad = (field: string, want: string, got: unknown): never => {
     throw new Error(
-      `${where}: field "${field}": expected ${want}, got ${describe(got)}; each line must be ` +
-        `{"id", "category", "prompt"} or Spec-Bench's {"question_id", "category", "turns"}`,
+      `${where}: field "${field}": expected ${want}, got ${describeValue(got)}; ` +
+        `each line must be {"id", "category", "prompt"} or Spec-Bench's ` +
+        `{"question_id", "category", "turns"}`,
     );
   };
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
@@ -90,26 +86,17 @@ export function parsePromptRecord(value: unknown, where: string): Prompt {
 export function parsePromptsJsonl(text: string, path: string): Prompt[] {
   const out: Prompt[] = [];
   const seen = new Map<string, number>();
-  const lines = text.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].trim();
-    if (line === "") continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch (e) {
-      throw new Error(`${path}:${i + 1}: not valid JSON (${(e as Error).message})`);
-    }
-    const p = parsePromptRecord(value, `${path}:${i + 1}`);
+  for (const { value, line } of jsonlValues(text, path, "expected one JSON object per line")) {
+    const p = parsePromptRecord(value, `${path}:${line}`);
     const prev = seen.get(p.id);
     if (prev !== undefined) {
       throw new Error(
-        `${path}:${i + 1}: field "id": ${
+        `${path}:${line}: field "id": ${
           JSON.stringify(p.id)
         } repeats line ${prev}; ids must be unique`,
       );
     }
-    seen.set(p.id, i + 1);
+    seen.set(p.id, line);
     out.push(p);
   }
   if (out.length === 0) throw new Error(`${path}: no prompts; expected one JSON object per line`);

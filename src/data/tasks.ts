@@ -25,6 +25,8 @@
  * @module
  */
 
+import { describeValue, jsonlValues } from "./jsonl.ts";
+
 /** How an item is scored. */
 export type TaskItemType = "multiple_choice" | "loglikelihood";
 
@@ -145,12 +147,6 @@ export function resolveTask(nameOrPath: string, opts: TaskLocation): ResolvedTas
   );
 }
 
-function describe(v: unknown): string {
-  if (v === undefined) return "nothing";
-  const s = JSON.stringify(v);
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
-}
-
 /**
  * Parses one JSONL item; `where` is `file:line` for messages.
  *
@@ -159,7 +155,7 @@ function describe(v: unknown): string {
 export function parseTaskItem(value: unknown, where: string): TaskItem {
   const bad = (field: string, want: string, got: unknown): never => {
     throw new Error(
-      `${where}: field "${field}": expected ${want}, got ${describe(got)}; ` +
+      `${where}: field "${field}": expected ${want}, got ${describeValue(got)}; ` +
         `fix the item (format: {"context": string, "choices": [string, ...], "gold": integer})`,
     );
   };
@@ -209,20 +205,9 @@ export function parseTaskItem(value: unknown, where: string): TaskItem {
  */
 export function parseTaskJsonl(text: string, path: string): TaskItem[] {
   const items: TaskItem[] = [];
-  const lines = text.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].trim();
-    if (line === "") continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch (e) {
-      throw new Error(
-        `${path}:${i + 1}: not valid JSON (${(e as Error).message}); each line must be one ` +
-          `JSON object {"context", "choices", "gold"}`,
-      );
-    }
-    items.push(parseTaskItem(value, `${path}:${i + 1}`));
+  const expected = 'each line must be one JSON object {"context", "choices", "gold"}';
+  for (const { value, line } of jsonlValues(text, path, expected)) {
+    items.push(parseTaskItem(value, `${path}:${line}`));
   }
   if (items.length === 0) {
     throw new Error(`${path}: no items; expected one JSON object per line`);
